@@ -1,0 +1,89 @@
+"""Devices in the platform console. Creating one issues credentials through the service and
+shows the secret once; HA1 digests are never shown."""
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from devices import services
+from devices.models import Device, PushBinding
+
+
+class DeviceAddForm(forms.ModelForm[Device]):
+    class Meta:
+        model = Device
+        fields = ("user", "kind", "label", "mac_address", "model", "allowed_networks")
+
+
+class PushBindingInline(admin.StackedInline[PushBinding, Device]):
+    model = PushBinding
+    extra = 0
+    can_delete = True
+    readonly_fields = ("provider", "app_id", "environment", "refreshed_at", "dead_at", "dead_reason", "created_at")
+    exclude = ("token",)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Device)
+class DeviceAdmin(admin.ModelAdmin[Device]):
+    list_display = ("label", "kind", "user", "tenant", "sip_username", "state", "created_at")
+    list_filter = ("kind", "enabled", ("revoked_at", admin.EmptyFieldListFilter), "tenant")
+    search_fields = ("label", "sip_username", "user__email", "mac_address")
+    list_select_related = ("user", "tenant")
+    readonly_fields = ("tenant", "sip_username", "revoked_at", "secret_rotated_at", "created_at", "updated_at")
+    exclude = ("ha1", "ha1b")
+    inlines = (PushBindingInline,)
+    actions = ("revoke_devices", "rotate_secrets")
+    autocomplete_fields = ("user",)
+
+    def get_form(self, request: HttpRequest, obj: Device | None = None, change: bool = False, **kwargs: Any) -> Any:
+        if obj is None:
+            kwargs["form"] = DeviceAddForm
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Device | None = None) -> Any:
+        return self.readonly_fields if obj is not None else ()
+
+    def get_fields(self, request: HttpRequest, obj: Device | None = None) -> Any:
+        if obj is None:
+            return DeviceAddForm.Meta.fields
+        return super().get_fields(request, obj)
+
+    def save_model(self, request: HttpRequest, obj: Device, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        issued = services.device_create(
+            user=obj.user,
+            kind=obj.kind,
+            label=obj.label,
+            mac_address=obj.mac_address,
+            model=obj.model,
+            allowed_networks=obj.allowed_networks or [],
+        )
+        obj.pk = issued.device.pk
+        messages.warning(
+            request,
+            f"SIP credentials for {issued.device.label}: username {issued.device.sip_username}, "
+            f"domain {issued.device.tenant.sip_domain}, secret {issued.secret}. "
+            "The secret is shown only this once.",
+        )
+
+    @admin.action(description="Revoke selected devices")
+    def revoke_devices(self, request: HttpRequest, queryset: QuerySet[Device]) -> None:
+        count = 0
+        for device in queryset.filter(revoked_at__isnull=True):
+            services.device_revoke(device=device)
+            count += 1
+        messages.info(request, f"Revoked {count} device(s).")
+
+    @admin.action(description="Rotate SIP secrets (shows the new secrets once)")
+    def rotate_secrets(self, request: HttpRequest, queryset: QuerySet[Device]) -> None:
+        for device in queryset.filter(revoked_at__isnull=True):
+            issued = services.device_rotate_secret(device=device)
+            messages.warning(request, f"{device.sip_username}: new secret {issued.secret} (shown once)")

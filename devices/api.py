@@ -1,0 +1,78 @@
+"""REST endpoints of devices: list, create (secret shown once), rename, rotate, revoke, push token."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from devices import selectors, services
+from devices.filters import DeviceFilter
+from devices.models import Device
+from devices.serializers import (
+    DeviceCreateInput,
+    DeviceCredentialsOutput,
+    DeviceOutput,
+    DeviceUpdateInput,
+    PushBindingInput,
+    PushBindingOutput,
+)
+from pbx.api.views import ResourceViewSet
+
+
+class DeviceViewSet(ResourceViewSet):
+    """Devices of the caller (members) or of the organisation (tenant admins)."""
+
+    model = Device
+    selector = staticmethod(selectors.device_list)
+    serializer_class = DeviceOutput
+    filterset_class = DeviceFilter
+    ordering_fields = ("created_at", "label", "kind")
+
+    def _credentials(self, issued: services.IssuedCredentials) -> dict[str, object]:
+        return DeviceCredentialsOutput(issued.device, context={"sip_secret": issued.secret}).data  # type: ignore[return-value]
+
+    @extend_schema(request=DeviceCreateInput, responses={201: DeviceCredentialsOutput})
+    def create(self, request: Request) -> Response:
+        data = self.validated(DeviceCreateInput)
+        owner = data.pop("user", request.user)
+        if owner != request.user and not request.user.is_tenant_admin:  # type: ignore[union-attr]
+            raise PermissionDenied("Only an administrator may add devices for someone else.")
+        issued = services.device_create(user=owner, **data)
+        return Response(self._credentials(issued), status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=DeviceUpdateInput, responses=DeviceOutput)
+    def partial_update(self, request: Request, pk: str) -> Response:
+        device = services.device_update(device=self.get_object(), data=self.validated(DeviceUpdateInput))
+        return Response(self.output(device))
+
+    @extend_schema(request=None, responses=DeviceCredentialsOutput)
+    @action(detail=True, methods=["post"], url_path="rotate-secret")
+    def rotate_secret(self, request: Request, pk: str) -> Response:
+        """Issue a new SIP secret (shown once). The old secret stops working."""
+        return Response(self._credentials(services.device_rotate_secret(device=self.get_object())))
+
+    @extend_schema(request=None, responses=DeviceOutput)
+    @action(detail=True, methods=["post"])
+    def revoke(self, request: Request, pk: str) -> Response:
+        """Revoke for good: the device can never register again."""
+        return Response(self.output(services.device_revoke(device=self.get_object())))
+
+    @extend_schema(methods=["GET"], request=None, responses=PushBindingOutput)
+    @extend_schema(methods=["PUT"], request=PushBindingInput, responses=PushBindingOutput)
+    @extend_schema(methods=["DELETE"], request=None, responses={204: None})
+    @action(detail=True, methods=["get", "put", "delete"], url_path="push-binding")
+    def push_binding(self, request: Request, pk: str) -> Response:
+        """The mobile app's push token: register or refresh (PUT), read, forget (DELETE)."""
+        device = self.get_object()
+        if request.method == "PUT":
+            binding = services.push_binding_register(device=device, **self.validated(PushBindingInput))
+            return Response(PushBindingOutput(binding).data)
+        if request.method == "DELETE":
+            services.push_binding_delete(device=device)
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        binding = getattr(device, "push_binding", None)
+        if binding is None:
+            return Response({"code": "not_found", "detail": "No push token."}, status=status.HTTP_404_NOT_FOUND)
+        return Response(PushBindingOutput(binding).data)

@@ -1,0 +1,1 @@
+"""Pure rules about devices: credentials, networks, push tokens. No Django imports."""

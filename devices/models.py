@@ -1,0 +1,106 @@
+"""Devices and push bindings.
+
+A device holds its own SIP username and only the HA1 digests of its secret. The engine reads
+credentials straight from this table (see deploy/kamailio), so registrations keep working while
+Django is down.
+"""
+
+from django.db import models
+from django.db.models import Q
+
+from pbx.directory.models import Tenant, User
+from pbx.directory.validators import validate_networks
+
+
+class Device(models.Model):
+    class Kind(models.TextChoices):
+        DESK_PHONE = "desk_phone", "Desk phone"
+        SOFTPHONE = "softphone", "Softphone"
+        MOBILE_APP = "mobile_app", "Mobile app"
+        WEB_SOFTPHONE = "web_softphone", "Web softphone"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="devices")
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="devices")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    label = models.CharField(max_length=80)
+    sip_username = models.CharField(max_length=32, editable=False)
+    ha1 = models.CharField(max_length=32, editable=False)
+    ha1b = models.CharField(max_length=32, editable=False)
+    enabled = models.BooleanField(default=True)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    allowed_networks = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_networks],
+        help_text="CIDR networks this device may register from; empty means the tenant's policy.",
+    )
+    mac_address = models.CharField(max_length=17, blank=True, help_text="Desk phones only.")
+    model = models.CharField(max_length=80, blank=True, help_text="Desk phone model.")
+    secret_rotated_at = models.DateTimeField(editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("user_id", "created_at", "id")
+        constraints = [
+            models.UniqueConstraint(fields=("tenant", "sip_username"), name="device_sip_username_unique"),
+            models.UniqueConstraint(
+                fields=("mac_address",),
+                condition=~Q(mac_address="") & Q(revoked_at__isnull=True),
+                name="device_mac_unique_while_active",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="desk_phone") | Q(mac_address=""),
+                name="device_mac_only_for_desk_phones",
+            ),
+        ]
+        indexes = [models.Index(fields=("tenant", "kind"))]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.sip_username})"
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    @property
+    def state(self) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        return "active" if self.enabled else "disabled"
+
+
+class PushBinding(models.Model):
+    """How to wake a mobile app: one per device; refreshing the token replaces it."""
+
+    class Provider(models.TextChoices):
+        FCM = "fcm", "Firebase Cloud Messaging"
+        APNS = "apns", "Apple Push Notification service"
+
+    class Environment(models.TextChoices):
+        PRODUCTION = "production", "Production"
+        SANDBOX = "sandbox", "Sandbox"
+
+    device = models.OneToOneField(Device, on_delete=models.CASCADE, related_name="push_binding")
+    provider = models.CharField(max_length=8, choices=Provider.choices)
+    token = models.CharField(max_length=1024)
+    app_id = models.CharField(max_length=155, help_text="Android application id or iOS bundle id.")
+    environment = models.CharField(
+        max_length=12, choices=Environment.choices, default=Environment.PRODUCTION
+    )
+    refreshed_at = models.DateTimeField()
+    dead_at = models.DateTimeField(null=True, blank=True)
+    dead_reason = models.CharField(max_length=120, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=("provider", "token"), name="push_token_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} push for {self.device_id}"
+
+    @property
+    def is_dead(self) -> bool:
+        return self.dead_at is not None

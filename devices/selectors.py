@@ -1,0 +1,12 @@
+"""Reads of devices, scoped to what the acting user may see."""
+
+from django.db.models import QuerySet
+
+from devices.models import Device
+from pbx.directory.models import User
+
+
+def device_list(*, actor: User) -> QuerySet[Device]:
+    """Tenant admins see every device of their organisation; members only their own."""
+    devices = Device.objects.filter(tenant_id=actor.tenant_id).select_related("user", "push_binding")
+    return devices if actor.is_tenant_admin else devices.filter(user=actor)

@@ -1,0 +1,107 @@
+"""Input and output shapes of the devices API."""
+
+from typing import Any
+
+from rest_framework import serializers
+
+from devices.models import Device, PushBinding
+from pbx.api.serializers import StrictSerializer
+from pbx.directory.models import User
+from pbx.directory.serializers import NetworkListField, TenantScopedPrimaryKeyField
+
+
+class PushBindingOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
+    token_suffix = serializers.SerializerMethodField(help_text="Last 8 characters of the token.")
+    is_dead = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = PushBinding
+        fields = (
+            "provider",
+            "app_id",
+            "environment",
+            "token_suffix",
+            "refreshed_at",
+            "is_dead",
+            "dead_at",
+            "dead_reason",
+        )
+        read_only_fields = fields
+
+    def get_token_suffix(self, binding: PushBinding) -> str:
+        return binding.token[-8:]
+
+
+class DeviceOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
+    sip_domain = serializers.CharField(source="tenant.sip_domain", read_only=True)
+    state = serializers.ChoiceField(choices=["active", "disabled", "revoked"], read_only=True)
+    push_binding = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Device
+        fields = (
+            "id",
+            "user",
+            "kind",
+            "label",
+            "sip_username",
+            "sip_domain",
+            "state",
+            "enabled",
+            "revoked_at",
+            "allowed_networks",
+            "mac_address",
+            "model",
+            "secret_rotated_at",
+            "created_at",
+            "push_binding",
+        )
+        read_only_fields = fields
+
+    def get_push_binding(self, device: Device) -> dict[str, Any] | None:
+        binding = getattr(device, "push_binding", None)
+        return PushBindingOutput(binding).data if binding is not None else None  # type: ignore[return-value]
+
+
+class DeviceCredentialsOutput(DeviceOutput):
+    """A device with its SIP secret. Returned only by create and rotate-secret: the secret is
+    not stored and cannot be shown again."""
+
+    sip_secret = serializers.SerializerMethodField()
+
+    class Meta(DeviceOutput.Meta):
+        fields = (*DeviceOutput.Meta.fields, "sip_secret")
+        read_only_fields = fields
+
+    def get_sip_secret(self, device: Device) -> str:
+        return str(self.context["sip_secret"])
+
+
+class DeviceCreateInput(StrictSerializer):
+    kind = serializers.ChoiceField(choices=Device.Kind.choices)
+    label = serializers.CharField(max_length=80)
+    user = TenantScopedPrimaryKeyField(
+        queryset=User.objects.all(),
+        required=False,
+        help_text="Owner of the device (tenant admins only); defaults to the caller.",
+    )
+    mac_address = serializers.CharField(max_length=23, required=False, default="", allow_blank=True)
+    model = serializers.CharField(max_length=80, required=False, default="", allow_blank=True)
+    allowed_networks = NetworkListField(default=list)
+
+
+class DeviceUpdateInput(StrictSerializer):
+    label = serializers.CharField(max_length=80, required=False)
+    enabled = serializers.BooleanField(required=False)
+    mac_address = serializers.CharField(max_length=23, required=False, allow_blank=True)
+    model = serializers.CharField(max_length=80, required=False, allow_blank=True)
+    allowed_networks = NetworkListField()
+
+
+class PushBindingInput(StrictSerializer):
+    provider = serializers.ChoiceField(choices=PushBinding.Provider.choices)
+    token = serializers.CharField(max_length=1024)
+    app_id = serializers.CharField(max_length=155)
+    environment = serializers.ChoiceField(
+        choices=PushBinding.Environment.choices, default=PushBinding.Environment.PRODUCTION
+    )

@@ -1,0 +1,216 @@
+"""Writes to devices and push bindings: issuing and rotating credentials, revoking, push tokens."""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from devices.domain import credentials
+from devices.domain.networks import InvalidNetwork, normalise_networks
+from devices.domain.push import InvalidPushToken, PushProvider, normalise_push_token, validate_app_id
+from devices.models import Device, PushBinding
+from pbx.directory.models import User
+from pbx.errors import Conflict, DomainError
+from pbx.events.publish import send_event_on_commit
+from pbx.persistence import model_update, unique_violation_as
+
+
+@dataclass(frozen=True)
+class IssuedCredentials:
+    """A device with its freshly generated secret. The secret exists only in this object:
+    show it to the person once; it is not stored anywhere."""
+
+    device: Device
+    secret: str
+
+    def __repr__(self) -> str:  # never let the secret reach a log line through repr()
+        return f"IssuedCredentials(device={self.device.pk}, secret=<hidden>)"
+
+
+def _networks(value: Sequence[str]) -> list[str]:
+    try:
+        return normalise_networks(value)
+    except InvalidNetwork as exc:
+        raise DomainError(str(exc), code=exc.code, field="allowed_networks") from exc
+
+
+def _mac(kind: str, raw: str) -> str:
+    if not raw:
+        return ""
+    if kind != Device.Kind.DESK_PHONE:
+        raise DomainError("Only desk phones have a MAC address.", code="mac_not_allowed", field="mac_address")
+    try:
+        return credentials.normalise_mac_address(raw)
+    except ValueError as exc:
+        raise DomainError(str(exc), code="invalid_mac_address", field="mac_address") from exc
+
+
+def _set_secret(device: Device, realm: str) -> str:
+    secret = credentials.generate_secret()
+    digest = credentials.digest_credentials(username=device.sip_username, realm=realm, secret=secret)
+    device.ha1, device.ha1b = digest.ha1, digest.ha1b
+    device.secret_rotated_at = timezone.now()
+    return secret
+
+
+@transaction.atomic
+def device_create(
+    *,
+    user: User,
+    kind: str,
+    label: str,
+    mac_address: str = "",
+    model: str = "",
+    allowed_networks: Sequence[str] = (),
+) -> IssuedCredentials:
+    """Give `user` a new device with generated SIP credentials, within the tenant's limit."""
+    if user.tenant_id is None:
+        raise DomainError("Only users of an organisation have devices.", code="no_tenant", field="user")
+    # Lock the user row: two concurrent creates must not both slip under the limit.
+    owner = User.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=user.pk)
+    if not owner.is_active:
+        raise Conflict("This user is deactivated.", code="user_inactive")
+    tenant = owner.tenant
+    assert tenant is not None
+    active = Device.objects.filter(user=owner, revoked_at__isnull=True).count()
+    if active >= tenant.max_devices_per_user:
+        raise Conflict(
+            f"This user already has {active} devices, the organisation's limit.",
+            code="device_limit_reached",
+        )
+    device = Device(
+        tenant=tenant,
+        user=owner,
+        kind=kind,
+        label=label,
+        mac_address=_mac(kind, mac_address),
+        model=model,
+        allowed_networks=_networks(allowed_networks),
+    )
+    while True:
+        device.sip_username = credentials.generate_sip_username(kind)
+        if not Device.objects.filter(tenant=tenant, sip_username=device.sip_username).exists():
+            break
+    secret = _set_secret(device, tenant.sip_domain)
+    device.full_clean(exclude=["tenant", "user", "mac_address"])
+    with unique_violation_as(
+        "device_mac_unique_while_active",
+        field="mac_address",
+        code="mac_address_taken",
+        detail="Another active device has this MAC address.",
+    ):
+        device.save()
+    _publish(device, "device.created")
+    return IssuedCredentials(device=device, secret=secret)
+
+
+def _publish(device: Device, event_type: str) -> None:
+    send_event_on_commit(
+        user_ids=[device.user_id],
+        type=event_type,
+        data={"device_id": device.pk, "kind": device.kind, "label": device.label, "state": device.state},
+    )
+
+
+def _require_not_revoked(device: Device) -> None:
+    if device.revoked_at is not None:
+        raise Conflict("This device was revoked.", code="device_revoked")
+
+
+@transaction.atomic
+def device_rotate_secret(*, device: Device) -> IssuedCredentials:
+    """Issue a new secret; the old one stops working for new registrations at once."""
+    device = Device.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=device.pk)
+    _require_not_revoked(device)
+    secret = _set_secret(device, device.tenant.sip_domain)
+    device.save(update_fields=["ha1", "ha1b", "secret_rotated_at", "updated_at"])
+    _publish(device, "device.secret_rotated")
+    return IssuedCredentials(device=device, secret=secret)
+
+
+@transaction.atomic
+def device_update(*, device: Device, data: Mapping[str, Any]) -> Device:
+    _require_not_revoked(device)
+    data = dict(data)
+    if "allowed_networks" in data:
+        data["allowed_networks"] = _networks(data["allowed_networks"])
+    if "mac_address" in data:
+        data["mac_address"] = _mac(device.kind, data["mac_address"])
+    with unique_violation_as(
+        "device_mac_unique_while_active",
+        field="mac_address",
+        code="mac_address_taken",
+        detail="Another active device has this MAC address.",
+    ):
+        changed = model_update(
+            instance=device,
+            data=data,
+            fields={"label", "enabled", "allowed_networks", "mac_address", "model"},
+        )
+    if changed:
+        _publish(device, "device.updated")
+    return device
+
+
+@transaction.atomic
+def device_revoke(*, device: Device) -> Device:
+    """Revoke for good: it can never register again and its push token is forgotten.
+    Idempotent: revoking a revoked device changes nothing."""
+    device = Device.objects.select_for_update().get(pk=device.pk)
+    if device.revoked_at is None:
+        device.revoked_at = timezone.now()
+        device.enabled = False
+        device.save(update_fields=["revoked_at", "enabled", "updated_at"])
+        PushBinding.objects.filter(device=device).delete()
+        _publish(device, "device.revoked")
+    return device
+
+
+@transaction.atomic
+def push_binding_register(
+    *, device: Device, provider: str, token: str, app_id: str, environment: str = "production"
+) -> PushBinding:
+    """Register or refresh the push token of a mobile app.
+
+    One binding per device: a refresh replaces the old token. The same token registered for
+    another device (the app was signed in as someone else on the same phone) moves here, so the
+    previous user's calls never wake this phone.
+    """
+    _require_not_revoked(device)
+    if device.kind != Device.Kind.MOBILE_APP:
+        raise Conflict("Only mobile app devices have push tokens.", code="not_a_mobile_app")
+    try:
+        provider_enum = PushProvider(provider)
+        normalised = normalise_push_token(provider_enum, token)
+    except InvalidPushToken as exc:
+        raise DomainError(str(exc), code=exc.code, field="token") from exc
+    except ValueError as exc:
+        raise DomainError("Unknown push provider.", code="invalid_choice", field="provider") from exc
+    try:
+        validate_app_id(app_id)
+    except ValueError as exc:
+        raise DomainError(str(exc), code="invalid_app_id", field="app_id") from exc
+    if provider_enum is PushProvider.FCM and environment != PushBinding.Environment.PRODUCTION:
+        raise DomainError("FCM has no sandbox environment.", code="invalid_environment", field="environment")
+
+    PushBinding.objects.filter(provider=provider_enum.value, token=normalised).exclude(device=device).delete()
+    binding, _ = PushBinding.objects.update_or_create(
+        device=device,
+        defaults={
+            "provider": provider_enum.value,
+            "token": normalised,
+            "app_id": app_id,
+            "environment": environment,
+            "refreshed_at": timezone.now(),
+            "dead_at": None,
+            "dead_reason": "",
+        },
+    )
+    return binding
+
+
+def push_binding_delete(*, device: Device) -> bool:
+    deleted, _ = PushBinding.objects.filter(device=device).delete()
+    return bool(deleted)

@@ -1,0 +1,1 @@
+"""Shared plumbing of the REST API: error rendering, strict input, pagination, permissions."""

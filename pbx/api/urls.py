@@ -1,0 +1,30 @@
+"""Version 1 of the REST API: `/api/v1/...`."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from devices.api import DeviceViewSet
+from pbx.directory import api as directory
+from pbx.tokens import api as tokens
+
+router = DefaultRouter(trailing_slash=False)
+router.register("tenants", directory.TenantViewSet, basename="tenant")
+router.register("users", directory.UserViewSet, basename="user")
+router.register("extensions", directory.ExtensionViewSet, basename="extension")
+router.register("phone-numbers", directory.PhoneNumberViewSet, basename="phone-number")
+router.register("devices", DeviceViewSet, basename="device")
+router.register("me/sessions", tokens.MySessionViewSet, basename="my-session")
+
+urlpatterns = [
+    path("auth/tokens", tokens.TokenCreateView.as_view(), name="auth-tokens"),
+    path("auth/tokens/refresh", tokens.TokenRefreshView.as_view(), name="auth-tokens-refresh"),
+    path("auth/logout", tokens.LogoutView.as_view(), name="auth-logout"),
+    path("me", directory.MeView.as_view(), name="me"),
+    path("me/extensions", directory.MyExtensionsView.as_view(), name="me-extensions"),
+    path("tenant", directory.MyTenantView.as_view(), name="tenant-current"),
+    path("schema", SpectacularAPIView.as_view(), name="schema"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("", include(router.urls)),
+]

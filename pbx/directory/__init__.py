@@ -1,0 +1,1 @@
+"""The directory: tenants, their users, extensions and phone numbers (DIDs)."""

@@ -1,0 +1,83 @@
+"""Platform staff's console for the directory. Writes that have rules go through services."""
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import BaseUserCreationForm
+from django.http import HttpRequest
+
+from pbx.directory.models import Extension, PhoneNumber, Tenant, User
+
+
+@admin.register(Tenant)
+class TenantAdmin(admin.ModelAdmin[Tenant]):
+    list_display = ("name", "sip_domain", "time_zone", "max_devices_per_user", "is_active", "created_at")
+    list_filter = ("is_active", "time_zone")
+    search_fields = ("name", "sip_domain")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Tenant | None = None) -> Any:
+        # The SIP domain is the digest realm of every device's HA1: frozen once devices exist.
+        if obj is not None and obj.devices.exists():
+            return ("sip_domain", "created_at")
+        return ("created_at",)
+
+
+class UserCreationForm(BaseUserCreationForm):  # type: ignore[type-arg]
+    class Meta:
+        model = User
+        fields = ("email", "tenant", "role")
+
+
+class UserChangeForm(forms.ModelForm[User]):
+    class Meta:
+        model = User
+        fields = ("email", "full_name", "tenant", "role", "time_zone", "mobile_number", "is_active")
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
+    form = UserChangeForm
+    add_form = UserCreationForm
+    list_display = ("email", "full_name", "tenant", "role", "is_active", "date_joined")
+    list_filter = ("role", "is_active", "tenant")
+    search_fields = ("email", "full_name", "mobile_number")
+    ordering = ("email",)
+    readonly_fields = ("date_joined", "last_login")
+    filter_horizontal = ()
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        ("Profile", {"fields": ("full_name", "time_zone", "mobile_number")}),
+        ("Organisation", {"fields": ("tenant", "role", "is_active")}),
+        ("Dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = (
+        (None, {"classes": ("wide",), "fields": ("email", "tenant", "role", "password1", "password2")}),
+    )
+
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        was_active = User.objects.filter(pk=obj.pk).values_list("is_active", flat=True).first()
+        super().save_model(request, obj, form, change)
+        if change and was_active and not obj.is_active:
+            from pbx.tokens.services import api_sessions_revoke_for_user
+
+            count = api_sessions_revoke_for_user(user=obj, reason="user_deactivated")
+            messages.info(request, f"Revoked {count} API session(s) of {obj.email}.")
+
+
+@admin.register(Extension)
+class ExtensionAdmin(admin.ModelAdmin[Extension]):
+    list_display = ("number", "display_name", "owner", "tenant", "created_at")
+    list_filter = ("tenant",)
+    search_fields = ("number", "display_name", "owner__email")
+    list_select_related = ("owner", "tenant")
+    autocomplete_fields = ("owner",)
+
+
+@admin.register(PhoneNumber)
+class PhoneNumberAdmin(admin.ModelAdmin[PhoneNumber]):
+    list_display = ("number", "label", "extension", "tenant", "created_at")
+    list_filter = ("tenant",)
+    search_fields = ("number", "label", "extension__number")
+    list_select_related = ("extension", "tenant")

@@ -1,0 +1,221 @@
+"""Input and output shapes of the directory API. Inputs are strict (unknown fields refused)."""
+
+from typing import Any
+
+from rest_framework import serializers
+
+from pbx.api.serializers import StrictSerializer
+from pbx.directory import domain
+from pbx.directory.models import Extension, PhoneNumber, Tenant, User
+
+
+class DomainRuleField(serializers.CharField):
+    """A CharField whose value goes through a rule of `pbx.directory.domain`."""
+
+    rule: Any = None
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        if value == "" and self.allow_blank:
+            return value
+        try:
+            return str(type(self).rule(value))
+        except domain.InvalidValue as exc:
+            raise serializers.ValidationError(str(exc), code=exc.code) from exc
+
+
+class E164Field(DomainRuleField):
+    rule = staticmethod(domain.normalise_e164)
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 32)
+        super().__init__(**kwargs)
+
+
+class TimeZoneField(DomainRuleField):
+    rule = staticmethod(domain.validate_time_zone)
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 64)
+        super().__init__(**kwargs)
+
+
+class SipDomainField(DomainRuleField):
+    rule = staticmethod(domain.normalise_sip_domain)
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 253)
+        super().__init__(**kwargs)
+
+
+class ExtensionNumberField(DomainRuleField):
+    rule = staticmethod(domain.validate_extension_number)
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 10)
+        super().__init__(**kwargs)
+
+
+class NetworkListField(serializers.ListField):
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("child", serializers.CharField(max_length=43))
+        kwargs.setdefault("max_length", 50)
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+
+class TenantScopedPrimaryKeyField(serializers.PrimaryKeyRelatedField):  # type: ignore[type-arg]
+    """An id that must name an object of the caller's tenant; others are 'does not exist'."""
+
+    def get_queryset(self) -> Any:
+        request = self.context["request"]
+        return super().get_queryset().filter(tenant_id=request.user.tenant_id)
+
+
+# --- Tenants
+
+
+class TenantOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = Tenant
+        fields = (
+            "id",
+            "name",
+            "sip_domain",
+            "time_zone",
+            "max_devices_per_user",
+            "allowed_registration_networks",
+            "is_active",
+            "created_at",
+        )
+        read_only_fields = fields
+
+
+class TenantCreateInput(StrictSerializer):
+    name = serializers.CharField(max_length=120)
+    sip_domain = SipDomainField()
+    time_zone = TimeZoneField(default="UTC")
+    max_devices_per_user = serializers.IntegerField(min_value=1, max_value=100, default=10)
+    allowed_registration_networks = NetworkListField()
+
+
+class TenantUpdateInput(StrictSerializer):
+    """What a tenant admin may change about their own organisation."""
+
+    name = serializers.CharField(max_length=120, required=False)
+    time_zone = TimeZoneField(required=False)
+    max_devices_per_user = serializers.IntegerField(min_value=1, max_value=100, required=False)
+    allowed_registration_networks = NetworkListField()
+
+
+class PlatformTenantUpdateInput(TenantUpdateInput):
+    sip_domain = SipDomainField(required=False)
+    is_active = serializers.BooleanField(required=False)
+
+
+# --- Users
+
+
+class UserOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
+    effective_time_zone = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = User
+        fields = (
+            "id",
+            "email",
+            "full_name",
+            "tenant",
+            "role",
+            "time_zone",
+            "effective_time_zone",
+            "mobile_number",
+            "is_active",
+            "date_joined",
+        )
+        read_only_fields = fields
+
+
+class ExtensionSpecInput(StrictSerializer):
+    number = ExtensionNumberField()
+    display_name = serializers.CharField(max_length=80, required=False, default="")
+
+
+class UserCreateInput(StrictSerializer):
+    email = serializers.EmailField(max_length=254)
+    full_name = serializers.CharField(max_length=150, required=False, default="")
+    role = serializers.ChoiceField(
+        choices=[User.Role.TENANT_ADMIN.value, User.Role.MEMBER.value], default=User.Role.MEMBER.value
+    )
+    password = serializers.CharField(
+        max_length=128, required=False, write_only=True, style={"input_type": "password"}
+    )
+    time_zone = TimeZoneField(required=False, default="", allow_blank=True)
+    mobile_number = E164Field(required=False, default="", allow_blank=True)
+    extension = ExtensionSpecInput(required=False)
+
+
+class UserUpdateInput(StrictSerializer):
+    full_name = serializers.CharField(max_length=150, required=False)
+    role = serializers.ChoiceField(
+        choices=[User.Role.TENANT_ADMIN.value, User.Role.MEMBER.value], required=False
+    )
+    time_zone = TimeZoneField(required=False, allow_blank=True)
+    mobile_number = E164Field(required=False, allow_blank=True)
+    is_active = serializers.BooleanField(required=False)
+
+
+class ProfileUpdateInput(StrictSerializer):
+    """What a person may change about themselves."""
+
+    full_name = serializers.CharField(max_length=150, required=False)
+    time_zone = TimeZoneField(required=False, allow_blank=True)
+    mobile_number = E164Field(required=False, allow_blank=True)
+
+
+# --- Extensions and numbers
+
+
+class ExtensionOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
+    owner_email = serializers.EmailField(source="owner.email", read_only=True)
+
+    class Meta:
+        model = Extension
+        fields = ("id", "number", "display_name", "owner", "owner_email", "created_at")
+        read_only_fields = fields
+
+
+class ExtensionCreateInput(StrictSerializer):
+    number = ExtensionNumberField()
+    display_name = serializers.CharField(max_length=80)
+    owner = TenantScopedPrimaryKeyField(queryset=User.objects.all())
+
+
+class ExtensionUpdateInput(StrictSerializer):
+    number = ExtensionNumberField(required=False)
+    display_name = serializers.CharField(max_length=80, required=False)
+    owner = TenantScopedPrimaryKeyField(queryset=User.objects.all(), required=False)
+
+
+class PhoneNumberOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
+    extension_number = serializers.CharField(source="extension.number", read_only=True, default=None)
+
+    class Meta:
+        model = PhoneNumber
+        fields = ("id", "number", "label", "extension", "extension_number", "created_at")
+        read_only_fields = fields
+
+
+class PhoneNumberCreateInput(StrictSerializer):
+    number = E164Field()
+    label = serializers.CharField(max_length=80, required=False, default="", allow_blank=True)
+    extension = TenantScopedPrimaryKeyField(
+        queryset=Extension.objects.all(), required=False, allow_null=True, default=None
+    )
+
+
+class PhoneNumberUpdateInput(StrictSerializer):
+    label = serializers.CharField(max_length=80, required=False, allow_blank=True)
+    extension = TenantScopedPrimaryKeyField(
+        queryset=Extension.objects.all(), required=False, allow_null=True
+    )

@@ -1,0 +1,29 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from pbx import health
+from pbx.api.errors import not_found_view, server_error_view
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include("pbx.api.urls")),
+    path("api-auth/", include("rest_framework.urls", namespace="rest_framework")),
+    path("health/", health.health, name="health"),
+    path("health/live", health.live, name="health-live"),
+]
+
+
+def handler404(request, exception=None):  # type: ignore[no-untyped-def]
+    if request.path.startswith("/api/"):
+        return not_found_view(request, exception)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)
+
+
+def handler500(request):  # type: ignore[no-untyped-def]
+    if request.path.startswith("/api/"):
+        return server_error_view(request)
+    from django.views.defaults import server_error
+
+    return server_error(request)
