@@ -124,6 +124,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE = {
+    "purge-expired-access-tokens": {"task": "tokens.purge_expired_access_tokens", "schedule": 3600.0},
+}
 
 # --- Auth
 AUTH_USER_MODEL = "directory.User"

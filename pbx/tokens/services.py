@@ -104,7 +104,6 @@ def _revoke(session: ApiSession, *, reason: str, now: datetime) -> None:
     session.revoked_at = now
     session.revoked_reason = reason
     session.save(update_fields=["revoked_at", "revoked_reason"])
-    AccessToken.objects.filter(session=session).delete()
 
 
 @transaction.atomic
@@ -118,7 +117,6 @@ def api_sessions_revoke_for_user(*, user: User, reason: str) -> int:
     """Revoke every API session of a user (deactivation, offboarding). Returns how many."""
     now = timezone.now()
     sessions = ApiSession.objects.filter(user=user, revoked_at__isnull=True)
-    AccessToken.objects.filter(session__in=sessions).delete()
     return sessions.update(revoked_at=now, revoked_reason=reason)
 
 

@@ -1,0 +1,59 @@
+"""Factories for tests. Devices are made through the real service so credentials are real."""
+
+import factory
+from factory.django import DjangoModelFactory
+
+from devices import services as device_services
+from devices.models import Device
+from pbx.directory.models import Extension, PhoneNumber, Tenant, User
+
+PASSWORD = "correct-horse-battery"
+
+
+class TenantFactory(DjangoModelFactory[Tenant]):
+    class Meta:
+        model = Tenant
+
+    name = factory.Sequence(lambda n: f"Org {n}")
+    sip_domain = factory.Sequence(lambda n: f"org{n}.pbx.test")
+    time_zone = "Europe/Paris"
+
+
+class UserFactory(DjangoModelFactory[User]):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    email = factory.Sequence(lambda n: f"user{n}@example.com")
+    full_name = factory.Sequence(lambda n: f"User {n}")
+    tenant = factory.SubFactory(TenantFactory)
+    role = User.Role.MEMBER
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+
+    @factory.post_generation
+    def _save(obj: User, create: bool, extracted: object, **kwargs: object) -> None:  # noqa: N805
+        if create:
+            obj.save()
+
+
+class ExtensionFactory(DjangoModelFactory[Extension]):
+    class Meta:
+        model = Extension
+
+    owner = factory.SubFactory(UserFactory)
+    tenant = factory.LazyAttribute(lambda o: o.owner.tenant)
+    number = factory.Sequence(lambda n: str(100 + n))
+    display_name = factory.LazyAttribute(lambda o: o.owner.full_name)
+
+
+class PhoneNumberFactory(DjangoModelFactory[PhoneNumber]):
+    class Meta:
+        model = PhoneNumber
+
+    extension = factory.SubFactory(ExtensionFactory)
+    tenant = factory.LazyAttribute(lambda o: o.extension.tenant)
+    number = factory.Sequence(lambda n: f"+3315555{n:04d}")
+
+
+def make_device(user: User, kind: str = Device.Kind.SOFTPHONE, label: str = "Laptop") -> Device:
+    return device_services.device_create(user=user, kind=kind, label=label).device
