@@ -86,7 +86,12 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db_url("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/pbx"),
 }
-DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("PBX_DB_CONN_MAX_AGE", default=60))
+# Under ASGI, request handlers run in a thread pool: persistent connections are off by default
+# (Django's advice); set PBX_DB_POOL=1 for psycopg's connection pool instead.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("PBX_DB_CONN_MAX_AGE", default=0)
+if env.bool("PBX_DB_POOL", default=False) and DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {"min_size": 2, "max_size": env.int("PBX_DB_POOL_SIZE", default=10)}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -175,7 +180,9 @@ REST_FRAMEWORK = {
         "login": env.str("PBX_LOGIN_RATE", default="10/min"),
         "token_refresh": env.str("PBX_TOKEN_REFRESH_RATE", default="30/min"),
     },
-    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # 0: throttles key on REMOTE_ADDR, which uvicorn --proxy-headers sets to the real client
+    # when the request comes from a trusted proxy. Never trust a client's X-Forwarded-For.
+    "NUM_PROXIES": env.int("PBX_NUM_PROXIES", default=0),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 
@@ -196,6 +203,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "DeviceKindEnum": "devices.models.Device.Kind",
         "UserRoleEnum": "pbx.directory.models.User.Role",
+        "AssignableRoleEnum": "pbx.directory.models.ASSIGNABLE_ROLES",
     },
 }
 

@@ -2,10 +2,10 @@
 
 from typing import Any
 
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import BaseUserCreationForm
+from django.contrib.auth.forms import UserChangeForm as DjangoUserChangeForm
 from django.http import HttpRequest
 
 from pbx.directory.models import Extension, PhoneNumber, Tenant, User
@@ -30,10 +30,10 @@ class UserCreationForm(BaseUserCreationForm):  # type: ignore[type-arg]
         fields = ("email", "tenant", "role")
 
 
-class UserChangeForm(forms.ModelForm[User]):
+class UserChangeForm(DjangoUserChangeForm):  # type: ignore[type-arg]
     class Meta:
         model = User
-        fields = ("email", "full_name", "tenant", "role", "time_zone", "mobile_number", "is_active")
+        fields = ("email", "password", "full_name", "tenant", "role", "time_zone", "mobile_number", "is_active")
 
 
 @admin.register(User)

@@ -142,6 +142,10 @@ class User(AbstractBaseUser):
         return self.tenant.time_zone if self.tenant else "UTC"
 
 
+# Roles a tenant admin may give; platform admins are made by platform staff only.
+ASSIGNABLE_ROLES = [(User.Role.TENANT_ADMIN.value, "Tenant admin"), (User.Role.MEMBER.value, "Member")]
+
+
 class Extension(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="extensions")
     number = models.CharField(max_length=10, validators=[validate_extension_number])

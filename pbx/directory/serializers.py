@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from pbx.api.serializers import StrictSerializer
 from pbx.directory import domain
-from pbx.directory.models import Extension, PhoneNumber, Tenant, User
+from pbx.directory.models import ASSIGNABLE_ROLES, Extension, PhoneNumber, Tenant, User
 
 
 class DomainRuleField(serializers.CharField):
@@ -14,9 +14,9 @@ class DomainRuleField(serializers.CharField):
 
     rule: Any = None
 
-    def to_internal_value(self, data: Any) -> str:
-        value = super().to_internal_value(data)
-        if value == "" and self.allow_blank:
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        value = super().run_validation(data)  # type, length and blank checks first
+        if value in ("", None):
             return value
         try:
             return str(type(self).rule(value))
@@ -144,9 +144,7 @@ class ExtensionSpecInput(StrictSerializer):
 class UserCreateInput(StrictSerializer):
     email = serializers.EmailField(max_length=254)
     full_name = serializers.CharField(max_length=150, required=False, default="")
-    role = serializers.ChoiceField(
-        choices=[User.Role.TENANT_ADMIN.value, User.Role.MEMBER.value], default=User.Role.MEMBER.value
-    )
+    role = serializers.ChoiceField(choices=ASSIGNABLE_ROLES, default=User.Role.MEMBER.value)
     password = serializers.CharField(
         max_length=128, required=False, write_only=True, style={"input_type": "password"}
     )
@@ -157,9 +155,7 @@ class UserCreateInput(StrictSerializer):
 
 class UserUpdateInput(StrictSerializer):
     full_name = serializers.CharField(max_length=150, required=False)
-    role = serializers.ChoiceField(
-        choices=[User.Role.TENANT_ADMIN.value, User.Role.MEMBER.value], required=False
-    )
+    role = serializers.ChoiceField(choices=ASSIGNABLE_ROLES, required=False)
     time_zone = TimeZoneField(required=False, allow_blank=True)
     mobile_number = E164Field(required=False, allow_blank=True)
     is_active = serializers.BooleanField(required=False)

@@ -1,11 +1,15 @@
 """WebSocket authentication: the browser's session cookie, or for apps a bearer access token
 sent as the subprotocol `pbx.bearer.<token>` next to `pbx.v1` (headers cannot be set on a
-browser WebSocket and tokens in URLs end up in proxy logs)."""
+browser WebSocket and tokens in URLs end up in proxy logs).
+
+Cookie-authenticated sockets must come from an allowed Origin (cross-site WebSocket hijacking);
+bearer sockets carry no ambient credential, and native apps send no Origin, so they skip it."""
 
 from typing import Any
 
 from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
+from channels.security.websocket import AllowedHostsOriginValidator
 from django.contrib.auth.models import AnonymousUser
 from rest_framework.exceptions import AuthenticationFailed
 
@@ -23,17 +27,13 @@ def _user_for_token(token: str) -> Any:
     return user
 
 
-class BearerSubprotocolMiddleware:
+class WebSocketAuthMiddleware:
     def __init__(self, inner: Any) -> None:
         self.inner = inner
+        self.cookie_stack = AllowedHostsOriginValidator(AuthMiddlewareStack(inner))
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         tokens = [p[len(BEARER_PREFIX) :] for p in scope.get("subprotocols", []) if p.startswith(BEARER_PREFIX)]
         if tokens:
-            scope = {**scope, "user": await _user_for_token(tokens[0])}
-        return await self.inner(scope, receive, send)
-
-
-def WebSocketAuthMiddleware(inner: Any) -> Any:  # noqa: N802 - named like Channels' stacks
-    """Session auth first (sets scope['user']); a bearer subprotocol, when sent, decides."""
-    return AuthMiddlewareStack(BearerSubprotocolMiddleware(inner))
+            return await self.inner({**scope, "user": await _user_for_token(tokens[0])}, receive, send)
+        return await self.cookie_stack(scope, receive, send)

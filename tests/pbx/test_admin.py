@@ -1,0 +1,105 @@
+import re
+
+import pytest
+from django.test import Client
+
+from devices.models import Device
+from pbx.directory.models import User
+from pbx.tokens.models import ApiSession
+from pbx.tokens.services import api_session_open
+from tests.factories import ExtensionFactory, PhoneNumberFactory, UserFactory, make_device
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff_client() -> Client:
+    client = Client()
+    client.force_login(User.objects.create_superuser("staff@pbx.test", "long-staff-password"))
+    return client
+
+
+def test_every_model_page_renders(staff_client: Client, member: User) -> None:
+    device = make_device(member, kind=Device.Kind.MOBILE_APP)
+    extension = ExtensionFactory(owner=member)
+    number = PhoneNumberFactory(extension=extension)
+    session = api_session_open(user=member).session
+    pages = {
+        "directory/tenant": member.tenant_id,
+        "directory/user": member.pk,
+        "directory/extension": extension.pk,
+        "directory/phonenumber": number.pk,
+        "devices/device": device.pk,
+        "tokens/apisession": session.pk,
+    }
+    for model, pk in pages.items():
+        assert staff_client.get(f"/admin/{model}/").status_code == 200, model
+        assert staff_client.get(f"/admin/{model}/{pk}/change/").status_code == 200, model
+    assert staff_client.get("/admin/devices/device/?q=" + device.sip_username).status_code == 200
+    assert device.ha1 not in staff_client.get(f"/admin/devices/device/{device.pk}/change/").content.decode()
+
+
+def test_adding_a_device_in_admin_issues_credentials_once(staff_client: Client, member: User) -> None:
+    response = staff_client.post(
+        "/admin/devices/device/add/",
+        {
+            "user": member.pk,
+            "kind": "desk_phone",
+            "label": "Reception",
+            "mac_address": "00:1a:2b:3c:4d:5e",
+            "model": "T54W",
+            "allowed_networks": "[]",
+            "push_binding-TOTAL_FORMS": "0",
+            "push_binding-INITIAL_FORMS": "0",
+        },
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    device = Device.objects.get()
+    message = re.search(r"secret (\w{24})", response.content.decode())
+    assert message is not None
+    from devices.domain.credentials import digest_credentials
+
+    assert digest_credentials(username=device.sip_username, realm=member.tenant.sip_domain, secret=message.group(1)).ha1 == device.ha1
+
+
+def test_revoke_action(staff_client: Client, member: User) -> None:
+    device = make_device(member)
+
+    staff_client.post("/admin/devices/device/", {"action": "revoke_devices", "_selected_action": [device.pk]})
+
+    device.refresh_from_db()
+    assert device.state == "revoked"
+
+
+def test_deactivating_in_admin_revokes_api_sessions(staff_client: Client, member: User) -> None:
+    api_session_open(user=member)
+    page = staff_client.get(f"/admin/directory/user/{member.pk}/change/")
+    assert page.status_code == 200
+
+    staff_client.post(
+        f"/admin/directory/user/{member.pk}/change/",
+        {
+            "email": member.email,
+            "full_name": member.full_name,
+            "tenant": member.tenant_id,
+            "role": "member",
+            "time_zone": "",
+            "mobile_number": "",
+        },
+    )
+
+    member.refresh_from_db()
+    assert member.is_active is False
+    assert ApiSession.objects.get(user=member).revoked_reason == "user_deactivated"
+
+
+def test_tenant_users_cannot_open_the_admin(member: User) -> None:
+    admin_of_tenant = UserFactory(tenant=member.tenant, role=User.Role.TENANT_ADMIN)
+    for user in (member, admin_of_tenant):
+        client = Client()
+        client.force_login(user)
+        response = client.get("/admin/devices/device/")
+        assert response.status_code == 302
+        assert response["Location"].startswith("/admin/login/")
