@@ -1,1 +1,1 @@
-"""Devices (desk phones, softphones, mobile apps, web softphones), their SIP credentials and push bindings."""
+"""Devices (desk phones, softphones, mobile apps, web softphones): SIP credentials, push."""

@@ -22,7 +22,15 @@ class PushBindingInline(admin.StackedInline[PushBinding, Device]):
     model = PushBinding
     extra = 0
     can_delete = True
-    readonly_fields = ("provider", "app_id", "environment", "refreshed_at", "dead_at", "dead_reason", "created_at")
+    readonly_fields = (
+        "provider",
+        "app_id",
+        "environment",
+        "refreshed_at",
+        "dead_at",
+        "dead_reason",
+        "created_at",
+    )
     exclude = ("token",)
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -35,13 +43,22 @@ class DeviceAdmin(admin.ModelAdmin[Device]):
     list_filter = ("kind", "enabled", ("revoked_at", admin.EmptyFieldListFilter), "tenant")
     search_fields = ("label", "sip_username", "user__email", "mac_address")
     list_select_related = ("user", "tenant")
-    readonly_fields = ("tenant", "sip_username", "revoked_at", "secret_rotated_at", "created_at", "updated_at")
+    readonly_fields = (
+        "tenant",
+        "sip_username",
+        "revoked_at",
+        "secret_rotated_at",
+        "created_at",
+        "updated_at",
+    )
     exclude = ("ha1", "ha1b")
     inlines = (PushBindingInline,)
     actions = ("revoke_devices", "rotate_secrets")
     autocomplete_fields = ("user",)
 
-    def get_form(self, request: HttpRequest, obj: Device | None = None, change: bool = False, **kwargs: Any) -> Any:
+    def get_form(
+        self, request: HttpRequest, obj: Device | None = None, change: bool = False, **kwargs: Any
+    ) -> Any:
         if obj is None:
             kwargs["form"] = DeviceAddForm
         return super().get_form(request, obj, change, **kwargs)
@@ -86,4 +103,6 @@ class DeviceAdmin(admin.ModelAdmin[Device]):
     def rotate_secrets(self, request: HttpRequest, queryset: QuerySet[Device]) -> None:
         for device in queryset.filter(revoked_at__isnull=True):
             issued = services.device_rotate_secret(device=device)
-            messages.warning(request, f"{device.sip_username}: new secret {issued.secret} (shown once)")
+            messages.warning(
+                request, f"{device.sip_username}: new secret {issued.secret} (shown once)"
+            )

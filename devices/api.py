@@ -1,4 +1,4 @@
-"""REST endpoints of devices: list, create (secret shown once), rename, rotate, revoke, push token."""
+"""REST endpoints of devices: list, create (secret shown once), rename, rotate, revoke, push."""
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -18,6 +18,7 @@ from devices.serializers import (
     PushBindingInput,
     PushBindingOutput,
 )
+from pbx.api.permissions import acting_user
 from pbx.api.views import ResourceViewSet
 
 
@@ -36,15 +37,18 @@ class DeviceViewSet(ResourceViewSet):
     @extend_schema(request=DeviceCreateInput, responses={201: DeviceCredentialsOutput})
     def create(self, request: Request) -> Response:
         data = self.validated(DeviceCreateInput)
-        owner = data.pop("user", request.user)
-        if owner != request.user and not request.user.is_tenant_admin:  # type: ignore[union-attr]
+        caller = acting_user(request)
+        owner = data.pop("user", caller)
+        if owner != caller and not caller.is_tenant_admin:
             raise PermissionDenied("Only an administrator may add devices for someone else.")
         issued = services.device_create(user=owner, **data)
         return Response(self._credentials(issued), status=status.HTTP_201_CREATED)
 
     @extend_schema(request=DeviceUpdateInput, responses=DeviceOutput)
     def partial_update(self, request: Request, pk: str) -> Response:
-        device = services.device_update(device=self.get_object(), data=self.validated(DeviceUpdateInput))
+        device = services.device_update(
+            device=self.get_object(), data=self.validated(DeviceUpdateInput)
+        )
         return Response(self.output(device))
 
     @extend_schema(request=None, responses=DeviceCredentialsOutput)
@@ -67,12 +71,16 @@ class DeviceViewSet(ResourceViewSet):
         """The mobile app's push token: register or refresh (PUT), read, forget (DELETE)."""
         device = self.get_object()
         if request.method == "PUT":
-            binding = services.push_binding_register(device=device, **self.validated(PushBindingInput))
+            binding = services.push_binding_register(
+                device=device, **self.validated(PushBindingInput)
+            )
             return Response(PushBindingOutput(binding).data)
         if request.method == "DELETE":
             services.push_binding_delete(device=device)
             return Response(status=status.HTTP_204_NO_CONTENT)
-        binding = getattr(device, "push_binding", None)
-        if binding is None:
-            return Response({"code": "not_found", "detail": "No push token."}, status=status.HTTP_404_NOT_FOUND)
-        return Response(PushBindingOutput(binding).data)
+        current = getattr(device, "push_binding", None)
+        if current is None:
+            return Response(
+                {"code": "not_found", "detail": "No push token."}, status=status.HTTP_404_NOT_FOUND
+            )
+        return Response(PushBindingOutput(current).data)

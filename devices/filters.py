@@ -5,9 +5,12 @@ from devices.models import Device
 
 
 class DeviceFilter(django_filters.FilterSet):
-    user = django_filters.CharFilter(method="filter_user", help_text="A user id, or `me`.", max_length=20)
+    user = django_filters.CharFilter(
+        method="filter_user", help_text="A user id, or `me`.", max_length=20
+    )
     state = django_filters.ChoiceFilter(
-        method="filter_state", choices=[("active", "active"), ("disabled", "disabled"), ("revoked", "revoked")]
+        method="filter_state",
+        choices=[("active", "active"), ("disabled", "disabled"), ("revoked", "revoked")],
     )
 
     class Meta:

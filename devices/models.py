@@ -43,7 +43,9 @@ class Device(models.Model):
     class Meta:
         ordering = ("user_id", "created_at", "id")
         constraints = [
-            models.UniqueConstraint(fields=("tenant", "sip_username"), name="device_sip_username_unique"),
+            models.UniqueConstraint(
+                fields=("tenant", "sip_username"), name="device_sip_username_unique"
+            ),
             models.UniqueConstraint(
                 fields=("mac_address",),
                 condition=~Q(mac_address="") & Q(revoked_at__isnull=True),

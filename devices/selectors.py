@@ -3,10 +3,10 @@
 from django.db.models import QuerySet
 
 from devices.models import Device
-from pbx.directory.models import User
+from pbx.directory.models import Tenant, User
 
 
-def device_list(*, actor: User) -> QuerySet[Device]:
+def device_list(*, tenant: Tenant, actor: User) -> QuerySet[Device]:
     """Tenant admins see every device of their organisation; members only their own."""
-    devices = Device.objects.filter(tenant_id=actor.tenant_id).select_related("user", "push_binding")
+    devices = Device.objects.filter(tenant=tenant).select_related("user", "push_binding")
     return devices if actor.is_tenant_admin else devices.filter(user=actor)

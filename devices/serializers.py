@@ -39,7 +39,7 @@ class DeviceOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
 
     class Meta:
         model = Device
-        fields = (
+        fields: tuple[str, ...] = (
             "id",
             "user",
             "kind",
@@ -79,7 +79,7 @@ class DeviceCredentialsOutput(DeviceOutput):
 
 class DeviceCreateInput(StrictSerializer):
     kind = serializers.ChoiceField(choices=Device.Kind.choices)
-    label = serializers.CharField(max_length=80)
+    label = serializers.CharField(max_length=80)  # type: ignore[assignment]
     user = TenantScopedPrimaryKeyField(
         queryset=User.objects.all(),
         required=False,
@@ -91,7 +91,7 @@ class DeviceCreateInput(StrictSerializer):
 
 
 class DeviceUpdateInput(StrictSerializer):
-    label = serializers.CharField(max_length=80, required=False)
+    label = serializers.CharField(max_length=80, required=False)  # type: ignore[assignment]
     enabled = serializers.BooleanField(required=False)
     mac_address = serializers.CharField(max_length=23, required=False, allow_blank=True)
     model = serializers.CharField(max_length=80, required=False, allow_blank=True)

@@ -42,8 +42,10 @@ def check_redis() -> None:
 
 
 def check_broker() -> None:
-    with celery_app.connection_for_write() as conn:
-        conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=TIMEOUT_SECONDS)
+    with celery_app.connection_for_write(url=settings.CELERY_BROKER_URL) as conn:
+        conn.ensure_connection(
+            max_retries=1, interval_start=0, interval_step=0, timeout=TIMEOUT_SECONDS
+        )
 
 
 def _run(name: str, check: Callable[[], None], configured: bool) -> CheckResult:
@@ -66,7 +68,11 @@ def run_checks() -> list[CheckResult]:
     return [
         _run("database", check_database, True),
         _run("redis", check_redis, bool(settings.REDIS_URL)),
-        _run("broker", check_broker, not broker_url.startswith("memory://") and not settings.CELERY_TASK_ALWAYS_EAGER),
+        _run(
+            "broker",
+            check_broker,
+            not broker_url.startswith("memory://") and not settings.CELERY_TASK_ALWAYS_EAGER,
+        ),
     ]
 
 
@@ -79,7 +85,11 @@ def health(request: HttpRequest) -> JsonResponse:
         "status": "down" if down else "ok",
         "down": down,
         "checks": {
-            r.name: {"status": r.status, "latency_ms": r.latency_ms, **({"error": r.error} if r.error else {})}
+            r.name: {
+                "status": r.status,
+                "latency_ms": r.latency_ms,
+                **({"error": r.error} if r.error else {}),
+            }
             for r in results
         },
     }

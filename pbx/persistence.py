@@ -21,10 +21,14 @@ def model_update(*, instance: ModelT, data: Mapping[str, Any], fields: set[str])
     for name in changed:
         setattr(instance, name, data[name])
     if changed:
-        instance.full_clean(exclude=[f.name for f in instance._meta.fields if f.name not in changed])
+        instance.full_clean(
+            exclude=[f.name for f in instance._meta.fields if f.name not in changed]
+        )
         update_fields = list(changed)
         if any(getattr(f, "auto_now", False) for f in instance._meta.fields):
-            update_fields += [f.name for f in instance._meta.fields if getattr(f, "auto_now", False)]
+            update_fields += [
+                f.name for f in instance._meta.fields if getattr(f, "auto_now", False)
+            ]
         instance.save(update_fields=update_fields)
     return changed
 

@@ -29,10 +29,13 @@ if IS_PRODUCTION and DEBUG:
 if IS_PRODUCTION:
     SECRET_KEY = env.str("PBX_SECRET_KEY")
 else:
-    SECRET_KEY = env.str("PBX_SECRET_KEY", default="insecure-development-key-never-use-in-production")
+    SECRET_KEY = env.str(
+        "PBX_SECRET_KEY", default="insecure-development-key-never-use-in-production"
+    )
 
 ALLOWED_HOSTS = env.list(
-    "PBX_ALLOWED_HOSTS", default=[] if IS_PRODUCTION else ["localhost", "127.0.0.1", "[::1]", "testserver"]
+    "PBX_ALLOWED_HOSTS",
+    default=[] if IS_PRODUCTION else ["localhost", "127.0.0.1", "[::1]", "testserver"],
 )
 CSRF_TRUSTED_ORIGINS = env.list("PBX_CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -91,7 +94,10 @@ DATABASES = {
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("PBX_DB_CONN_MAX_AGE", default=0)
 if env.bool("PBX_DB_POOL", default=False) and DATABASES["default"]["ENGINE"].endswith("postgresql"):
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {"min_size": 2, "max_size": env.int("PBX_DB_POOL_SIZE", default=10)}
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 2,
+        "max_size": env.int("PBX_DB_POOL_SIZE", default=10),
+    }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -127,17 +133,29 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# Queues by task-name prefix: push notifications never wait behind voicemail or engine jobs.
+CELERY_TASK_ROUTES = {
+    "push.*": {"queue": "push"},
+    "engine.*": {"queue": "engine"},
+    "*": {"queue": "default"},
+}
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
-    "purge-expired-access-tokens": {"task": "tokens.purge_expired_access_tokens", "schedule": 3600.0},
+    "purge-expired-access-tokens": {
+        "task": "tokens.purge_expired_access_tokens",
+        "schedule": 3600.0,
+    },
 }
 
 # --- Auth
 AUTH_USER_MODEL = "directory.User"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]

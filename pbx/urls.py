@@ -1,4 +1,6 @@
+from django.conf import settings
 from django.contrib import admin
+from django.contrib.staticfiles.urls import staticfiles_urlpatterns
 from django.urls import include, path
 
 from pbx import health
@@ -11,6 +13,8 @@ urlpatterns = [
     path("health/", health.health, name="health"),
     path("health/live", health.live, name="health-live"),
 ]
+if settings.DEBUG:  # production serves /static/ from the reverse proxy (deploy/production)
+    urlpatterns += staticfiles_urlpatterns()
 
 
 def handler404(request, exception=None):  # type: ignore[no-untyped-def]

@@ -10,7 +10,7 @@ os.environ.setdefault("PBX_ENVIRONMENT", "test")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
 os.environ.setdefault("PBX_TASKS_EAGER", "0")
 
-from pbx.settings import *  # noqa: E402, F403
+from pbx.settings import *  # noqa: F403
 
 # Speed only: password hashing is not what the tests measure.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 
 # No look-alike characters (0/O, 1/l/I): secrets get typed into desk phones by hand.
-_SECRET_ALPHABET = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+_SECRET_ALPHABET = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # noqa: S105 - an alphabet
 _USERNAME_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
 SECRET_LENGTH = 24  # 24 * log2(57) ~= 140 bits
 USERNAME_RANDOM_LENGTH = 10  # 10 * log2(32) = 50 bits: usernames are not guessable by scanners
@@ -44,7 +44,9 @@ def generate_sip_username(kind: str) -> str:
     Extension numbers are never used as SIP usernames: scanners try 100..999 first.
     """
     prefix = _KIND_PREFIX.get(kind, "dv")
-    return prefix + "".join(secrets.choice(_USERNAME_ALPHABET) for _ in range(USERNAME_RANDOM_LENGTH))
+    return prefix + "".join(
+        secrets.choice(_USERNAME_ALPHABET) for _ in range(USERNAME_RANDOM_LENGTH)
+    )
 
 
 def digest_credentials(*, username: str, realm: str, secret: str) -> DigestCredentials:

@@ -23,7 +23,9 @@ def parse_network(text: str) -> Network:
     try:
         return ipaddress.ip_network(text.strip(), strict=True)
     except ValueError as exc:
-        raise InvalidNetwork(f"{text!r} is not a network in CIDR form such as 192.0.2.0/24.") from exc
+        raise InvalidNetwork(
+            f"{text!r} is not a network in CIDR form such as 192.0.2.0/24."
+        ) from exc
 
 
 def normalise_networks(texts: Iterable[str]) -> list[str]:

@@ -24,9 +24,13 @@ def normalise_push_token(provider: PushProvider, token: str) -> str:
     if provider is PushProvider.APNS:
         token = token.lower().replace(" ", "")
         if not _APNS_TOKEN.fullmatch(token):
-            raise InvalidPushToken("An APNs device token is a hexadecimal string of 64 or more digits.")
+            raise InvalidPushToken(
+                "An APNs device token is a hexadecimal string of 64 or more digits."
+            )
     elif not _FCM_TOKEN.fullmatch(token):
-        raise InvalidPushToken("An FCM registration token is 20 or more characters of [A-Za-z0-9_:-].")
+        raise InvalidPushToken(
+            "An FCM registration token is 20 or more characters of [A-Za-z0-9_:-]."
+        )
     return token
 
 

@@ -56,7 +56,9 @@ def _one(item: Any) -> dict[str, str]:
     return {"code": str(getattr(item, "code", "invalid")), "detail": str(item)}
 
 
-def _body(code: str, detail: str, fields: dict[str, list[dict[str, str]]] | None = None) -> dict[str, Any]:
+def _body(
+    code: str, detail: str, fields: dict[str, list[dict[str, str]]] | None = None
+) -> dict[str, Any]:
     body: dict[str, Any] = {"code": code, "detail": detail}
     if fields:
         body["fields"] = fields
@@ -66,7 +68,7 @@ def _body(code: str, detail: str, fields: dict[str, list[dict[str, str]]] | None
 def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response:
     if isinstance(exc, DomainError):
         fields = {exc.field: [{"code": exc.code, "detail": exc.detail}]} if exc.field else None
-        http_status = status.HTTP_400_BAD_REQUEST
+        http_status: int = status.HTTP_400_BAD_REQUEST
         if isinstance(exc, Conflict):
             http_status = status.HTTP_409_CONFLICT
         elif isinstance(exc, Unauthenticated):
@@ -88,9 +90,10 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response:
         if getattr(exc, "auth_header", None):
             headers["WWW-Authenticate"] = exc.auth_header  # type: ignore[attr-defined]
         body = _body(code, str(exc.detail))
-        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-            headers["Retry-After"] = str(int(exc.wait))
-            body["retry_after"] = int(exc.wait)
+        wait = getattr(exc, "wait", None)
+        if isinstance(exc, exceptions.Throttled) and wait is not None:
+            headers["Retry-After"] = str(int(wait))
+            body["retry_after"] = int(wait)
         return Response(body, status=exc.status_code, headers=headers)
 
     view = context.get("view")
@@ -117,4 +120,6 @@ def not_found_view(request: HttpRequest, exception: Exception | None = None) -> 
 
 
 def server_error_view(request: HttpRequest) -> JsonResponse:
-    return JsonResponse(_body("server_error", "The server failed to handle the request."), status=500)
+    return JsonResponse(
+        _body("server_error", "The server failed to handle the request."), status=500
+    )

@@ -4,8 +4,27 @@ filtered out by selectors, so they answer 404, never 403."""
 
 from typing import Any
 
+from rest_framework.exceptions import NotAuthenticated, PermissionDenied
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
+
+from pbx.directory.models import Tenant, User
+
+
+def acting_user(request: Request) -> User:
+    """The signed-in user of a request that passed authentication."""
+    user = request.user
+    if not isinstance(user, User):
+        raise NotAuthenticated()
+    return user
+
+
+def acting_tenant(request: Request) -> Tenant:
+    """The caller's organisation; platform staff without one are refused."""
+    tenant = acting_user(request).tenant
+    if tenant is None:
+        raise PermissionDenied(IsTenantUser.message, code=IsTenantUser.code)
+    return tenant
 
 
 class IsTenantUser(BasePermission):
@@ -24,11 +43,12 @@ class IsTenantAdmin(IsTenantUser):
     code = "permission_denied"
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        return super().has_permission(request, view) and request.user.is_tenant_admin  # type: ignore[union-attr]
+        return super().has_permission(request, view) and acting_user(request).is_tenant_admin
 
 
 class IsPlatformAdmin(BasePermission):
     message = "Only platform staff may do this."
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        return bool(request.user and request.user.is_authenticated and request.user.is_platform_admin)  # type: ignore[union-attr]
+        user = request.user
+        return isinstance(user, User) and user.is_platform_admin

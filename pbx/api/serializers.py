@@ -24,7 +24,7 @@ class StrictInputMixin:
             value = super().to_internal_value(data)  # type: ignore[misc]
         except ValidationError as exc:
             if errors and isinstance(exc.detail, dict):
-                exc.detail.update(errors)
+                exc.detail.update(errors)  # type: ignore[arg-type]
             raise
         if errors:
             raise ValidationError(errors)

@@ -8,11 +8,11 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
-from pbx.api.permissions import IsTenantUser
+from pbx.api.permissions import IsTenantUser, acting_tenant, acting_user
 
 
 class ResourceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):  # type: ignore[type-arg]
-    """List and retrieve what `selector(actor=request.user)` returns; objects outside it are 404.
+    """List and retrieve what `selector(tenant=..., actor=...)` returns; objects outside it are 404.
 
     Subclasses add `create`, `partial_update`, `destroy` and actions that call one service each.
     Updates are partial (PATCH); PUT exists only on actions that replace a whole thing.
@@ -26,10 +26,16 @@ class ResourceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def get_queryset(self) -> models.QuerySet[Any]:
         if getattr(self, "swagger_fake_view", False):  # schema generation has no user
             return self.model._default_manager.none()
-        return type(self).selector(actor=self.request.user)
+        return type(self).selector(
+            tenant=acting_tenant(self.request), actor=acting_user(self.request)
+        )
 
-    def validated(self, serializer_class: type[serializers.Serializer], **kwargs: Any) -> dict[str, Any]:  # type: ignore[type-arg]
-        serializer = serializer_class(data=self.request.data, context=self.get_serializer_context(), **kwargs)
+    def validated(
+        self, serializer_class: type[serializers.Serializer], **kwargs: Any
+    ) -> dict[str, Any]:  # type: ignore[type-arg]
+        serializer = serializer_class(
+            data=self.request.data, context=self.get_serializer_context(), **kwargs
+        )
         serializer.is_valid(raise_exception=True)
         return dict(serializer.validated_data)
 
@@ -43,4 +49,6 @@ class AdminWritesOnly(BasePermission):
     message = "Only an administrator of the organisation may change this."
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        return request.method in SAFE_METHODS or bool(getattr(request.user, "is_tenant_admin", False))
+        return request.method in SAFE_METHODS or bool(
+            getattr(request.user, "is_tenant_admin", False)
+        )

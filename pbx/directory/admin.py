@@ -13,7 +13,14 @@ from pbx.directory.models import Extension, PhoneNumber, Tenant, User
 
 @admin.register(Tenant)
 class TenantAdmin(admin.ModelAdmin[Tenant]):
-    list_display = ("name", "sip_domain", "time_zone", "max_devices_per_user", "is_active", "created_at")
+    list_display = (
+        "name",
+        "sip_domain",
+        "time_zone",
+        "max_devices_per_user",
+        "is_active",
+        "created_at",
+    )
     list_filter = ("is_active", "time_zone")
     search_fields = ("name", "sip_domain")
 
@@ -33,7 +40,16 @@ class UserCreationForm(BaseUserCreationForm):  # type: ignore[type-arg]
 class UserChangeForm(DjangoUserChangeForm):  # type: ignore[type-arg]
     class Meta:
         model = User
-        fields = ("email", "password", "full_name", "tenant", "role", "time_zone", "mobile_number", "is_active")
+        fields = (
+            "email",
+            "password",
+            "full_name",
+            "tenant",
+            "role",
+            "time_zone",
+            "mobile_number",
+            "is_active",
+        )
 
 
 @admin.register(User)
@@ -53,7 +69,10 @@ class UserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = (
-        (None, {"classes": ("wide",), "fields": ("email", "tenant", "role", "password1", "password2")}),
+        (
+            None,
+            {"classes": ("wide",), "fields": ("email", "tenant", "role", "password1", "password2")},
+        ),
     )
 
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:

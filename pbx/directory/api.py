@@ -1,5 +1,6 @@
 """REST endpoints of the directory: me, my organisation, users, extensions, phone numbers."""
 
+from collections.abc import Sequence
 from typing import Any
 
 from drf_spectacular.utils import extend_schema
@@ -8,7 +9,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from pbx.api.permissions import IsPlatformAdmin, IsTenantAdmin, IsTenantUser
+from pbx.api.permissions import (
+    IsPlatformAdmin,
+    IsTenantAdmin,
+    IsTenantUser,
+    acting_tenant,
+    acting_user,
+)
 from pbx.api.views import AdminWritesOnly, ResourceViewSet
 from pbx.directory import selectors, services
 from pbx.directory.filters import ExtensionFilter, PhoneNumberFilter, UserFilter
@@ -36,13 +43,13 @@ class MeView(APIView):
 
     @extend_schema(responses=UserOutput, operation_id="me_retrieve")
     def get(self, request: Request) -> Response:
-        return Response(UserOutput(request.user).data)
+        return Response(UserOutput(acting_user(request)).data)
 
     @extend_schema(request=ProfileUpdateInput, responses=UserOutput, operation_id="me_update")
     def patch(self, request: Request) -> Response:
         serializer = ProfileUpdateInput(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = services.user_update(user=request.user, data=serializer.validated_data)  # type: ignore[arg-type]
+        user = services.user_update(user=acting_user(request), data=serializer.validated_data)
         return Response(UserOutput(user).data)
 
 
@@ -51,7 +58,7 @@ class MyExtensionsView(APIView):
 
     @extend_schema(responses=ExtensionOutput(many=True), operation_id="me_extensions_list")
     def get(self, request: Request) -> Response:
-        extensions = Extension.objects.filter(owner=request.user).order_by("number")
+        extensions = Extension.objects.filter(owner=acting_user(request)).order_by("number")
         return Response(ExtensionOutput(extensions, many=True).data)
 
 
@@ -60,20 +67,24 @@ class MyTenantView(APIView):
 
     permission_classes = [IsTenantUser]
 
-    def get_permissions(self) -> list[Any]:
+    def get_permissions(self) -> Sequence[Any]:
         if self.request.method == "PATCH":
             return [IsTenantAdmin()]
         return super().get_permissions()
 
     @extend_schema(responses=TenantOutput, operation_id="tenant_current_retrieve")
     def get(self, request: Request) -> Response:
-        return Response(TenantOutput(request.user.tenant).data)  # type: ignore[union-attr]
+        return Response(TenantOutput(acting_tenant(request)).data)
 
-    @extend_schema(request=TenantUpdateInput, responses=TenantOutput, operation_id="tenant_current_update")
+    @extend_schema(
+        request=TenantUpdateInput, responses=TenantOutput, operation_id="tenant_current_update"
+    )
     def patch(self, request: Request) -> Response:
         serializer = TenantUpdateInput(data=request.data)
         serializer.is_valid(raise_exception=True)
-        tenant = services.tenant_update(tenant=request.user.tenant, data=serializer.validated_data)  # type: ignore[union-attr, arg-type]
+        tenant = services.tenant_update(
+            tenant=acting_tenant(request), data=serializer.validated_data
+        )
         return Response(TenantOutput(tenant).data)
 
 
@@ -96,7 +107,9 @@ class TenantViewSet(ResourceViewSet):
 
     @extend_schema(request=PlatformTenantUpdateInput, responses=TenantOutput)
     def partial_update(self, request: Request, pk: str) -> Response:
-        tenant = services.tenant_update(tenant=self.get_object(), data=self.validated(PlatformTenantUpdateInput))
+        tenant = services.tenant_update(
+            tenant=self.get_object(), data=self.validated(PlatformTenantUpdateInput)
+        )
         return Response(self.output(tenant))
 
 
@@ -115,7 +128,7 @@ class UserViewSet(ResourceViewSet):
         data = self.validated(UserCreateInput)
         spec = data.pop("extension", None)
         user = services.user_create(
-            tenant=request.user.tenant,  # type: ignore[arg-type, union-attr]
+            tenant=acting_tenant(request),
             extension=services.ExtensionSpec(**spec) if spec else None,
             **data,
         )
@@ -139,12 +152,16 @@ class ExtensionViewSet(ResourceViewSet):
 
     @extend_schema(request=ExtensionCreateInput, responses={201: ExtensionOutput})
     def create(self, request: Request) -> Response:
-        extension = services.extension_create(tenant=request.user.tenant, **self.validated(ExtensionCreateInput))  # type: ignore[arg-type, union-attr]
+        extension = services.extension_create(
+            tenant=acting_tenant(request), **self.validated(ExtensionCreateInput)
+        )  # type: ignore[arg-type, union-attr]
         return Response(self.output(extension), status=status.HTTP_201_CREATED)
 
     @extend_schema(request=ExtensionUpdateInput, responses=ExtensionOutput)
     def partial_update(self, request: Request, pk: str) -> Response:
-        extension = services.extension_update(extension=self.get_object(), data=self.validated(ExtensionUpdateInput))
+        extension = services.extension_update(
+            extension=self.get_object(), data=self.validated(ExtensionUpdateInput)
+        )
         return Response(self.output(extension))
 
     def destroy(self, request: Request, pk: str) -> Response:
@@ -164,16 +181,18 @@ class PhoneNumberViewSet(ResourceViewSet):
 
     @extend_schema(request=PhoneNumberCreateInput, responses={201: PhoneNumberOutput})
     def create(self, request: Request) -> Response:
-        number = services.phone_number_create(tenant=request.user.tenant, **self.validated(PhoneNumberCreateInput))  # type: ignore[arg-type, union-attr]
+        number = services.phone_number_create(
+            tenant=acting_tenant(request), **self.validated(PhoneNumberCreateInput)
+        )  # type: ignore[arg-type, union-attr]
         return Response(self.output(number), status=status.HTTP_201_CREATED)
 
     @extend_schema(request=PhoneNumberUpdateInput, responses=PhoneNumberOutput)
     def partial_update(self, request: Request, pk: str) -> Response:
-        number = services.phone_number_update(phone_number=self.get_object(), data=self.validated(PhoneNumberUpdateInput))
+        number = services.phone_number_update(
+            phone_number=self.get_object(), data=self.validated(PhoneNumberUpdateInput)
+        )
         return Response(self.output(number))
 
     def destroy(self, request: Request, pk: str) -> Response:
         services.phone_number_delete(phone_number=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-

@@ -43,7 +43,11 @@ def normalise_sip_domain(raw: str) -> str:
     """A tenant's SIP domain (also its digest realm): a lowercase DNS name with a dot."""
     domain = raw.strip().lower().rstrip(".")
     labels = domain.split(".")
-    if len(domain) > 253 or len(labels) < 2 or not all(_DNS_LABEL.fullmatch(label) for label in labels):
+    if (
+        len(domain) > 253
+        or len(labels) < 2
+        or not all(_DNS_LABEL.fullmatch(label) for label in labels)
+    ):
         raise InvalidValue("Enter a DNS name such as acme.pbx.example.com.", "invalid_sip_domain")
     if labels[-1].isdigit():
         raise InvalidValue("A SIP domain is a name, not an IP address.", "invalid_sip_domain")
@@ -51,7 +55,7 @@ def normalise_sip_domain(raw: str) -> str:
 
 
 def validate_extension_number(number: str) -> str:
-    """Extensions are 2 to 10 digits and never start with 0 (0 is the common outside-line prefix)."""
+    """Extensions are 2 to 10 digits, never starting with 0 (the usual outside-line prefix)."""
     if not _EXTENSION_NUMBER.fullmatch(number):
         raise InvalidValue(
             "An extension is 2 to 10 digits and does not start with 0.", "invalid_extension_number"
@@ -61,7 +65,10 @@ def validate_extension_number(number: str) -> str:
 
 def validate_time_zone(name: str) -> str:
     if name not in _TIME_ZONES:
-        raise InvalidValue(f"Unknown time zone {name!r}; use an IANA name such as Europe/Paris.", "invalid_time_zone")
+        raise InvalidValue(
+            f"Unknown time zone {name!r}; use an IANA name such as Europe/Paris.",
+            "invalid_time_zone",
+        )
     try:
         ZoneInfo(name)
     except ZoneInfoNotFoundError as exc:  # pragma: no cover - listed zones always load

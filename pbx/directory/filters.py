@@ -17,7 +17,9 @@ class UserFilter(django_filters.FilterSet):
 
 
 class ExtensionFilter(django_filters.FilterSet):
-    number_prefix = django_filters.CharFilter(field_name="number", lookup_expr="startswith", max_length=10)
+    number_prefix = django_filters.CharFilter(
+        field_name="number", lookup_expr="startswith", max_length=10
+    )
 
     class Meta:
         model = Extension
@@ -25,7 +27,9 @@ class ExtensionFilter(django_filters.FilterSet):
 
 
 class PhoneNumberFilter(django_filters.FilterSet):
-    assigned = django_filters.BooleanFilter(field_name="extension", lookup_expr="isnull", exclude=True)
+    assigned = django_filters.BooleanFilter(
+        field_name="extension", lookup_expr="isnull", exclude=True
+    )
 
     class Meta:
         model = PhoneNumber

@@ -143,7 +143,10 @@ class User(AbstractBaseUser):
 
 
 # Roles a tenant admin may give; platform admins are made by platform staff only.
-ASSIGNABLE_ROLES = [(User.Role.TENANT_ADMIN.value, "Tenant admin"), (User.Role.MEMBER.value, "Member")]
+ASSIGNABLE_ROLES = [
+    (User.Role.TENANT_ADMIN.value, "Tenant admin"),
+    (User.Role.MEMBER.value, "Member"),
+]
 
 
 class Extension(models.Model):
@@ -156,7 +159,9 @@ class Extension(models.Model):
     class Meta:
         ordering = ("tenant_id", "number")
         constraints = [
-            models.UniqueConstraint(fields=("tenant", "number"), name="extension_number_unique_in_tenant"),
+            models.UniqueConstraint(
+                fields=("tenant", "number"), name="extension_number_unique_in_tenant"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -69,7 +69,9 @@ class TenantScopedPrimaryKeyField(serializers.PrimaryKeyRelatedField):  # type: 
 
     def get_queryset(self) -> Any:
         request = self.context["request"]
-        return super().get_queryset().filter(tenant_id=request.user.tenant_id)
+        queryset = super().get_queryset()
+        assert queryset is not None  # noqa: S101 - every use passes queryset=
+        return queryset.filter(tenant_id=request.user.tenant_id)
 
 
 # --- Tenants
@@ -194,7 +196,9 @@ class ExtensionUpdateInput(StrictSerializer):
 
 
 class PhoneNumberOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
-    extension_number = serializers.CharField(source="extension.number", read_only=True, default=None)
+    extension_number = serializers.CharField(
+        source="extension.number", read_only=True, default=None
+    )
 
     class Meta:
         model = PhoneNumber
@@ -204,14 +208,14 @@ class PhoneNumberOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
 
 class PhoneNumberCreateInput(StrictSerializer):
     number = E164Field()
-    label = serializers.CharField(max_length=80, required=False, default="", allow_blank=True)
+    label = serializers.CharField(max_length=80, required=False, default="", allow_blank=True)  # type: ignore[assignment]
     extension = TenantScopedPrimaryKeyField(
         queryset=Extension.objects.all(), required=False, allow_null=True, default=None
     )
 
 
 class PhoneNumberUpdateInput(StrictSerializer):
-    label = serializers.CharField(max_length=80, required=False, allow_blank=True)
+    label = serializers.CharField(max_length=80, required=False, allow_blank=True)  # type: ignore[assignment]
     extension = TenantScopedPrimaryKeyField(
         queryset=Extension.objects.all(), required=False, allow_null=True
     )

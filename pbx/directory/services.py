@@ -38,7 +38,10 @@ def tenant_create(
     )
     tenant.full_clean(exclude=["sip_domain"])
     with unique_violation_as(
-        "sip_domain", field="sip_domain", code="sip_domain_taken", detail="This SIP domain is in use."
+        "sip_domain",
+        field="sip_domain",
+        code="sip_domain_taken",
+        detail="This SIP domain is in use.",
     ):
         tenant.save()
     return tenant
@@ -56,14 +59,26 @@ def tenant_update(*, tenant: Tenant, data: Mapping[str, Any]) -> Tenant:
             )
         data["sip_domain"] = new_domain
     if "allowed_registration_networks" in data:
-        data["allowed_registration_networks"] = normalise_networks(data["allowed_registration_networks"])
+        data["allowed_registration_networks"] = normalise_networks(
+            data["allowed_registration_networks"]
+        )
     with unique_violation_as(
-        "sip_domain", field="sip_domain", code="sip_domain_taken", detail="This SIP domain is in use."
+        "sip_domain",
+        field="sip_domain",
+        code="sip_domain_taken",
+        detail="This SIP domain is in use.",
     ):
         model_update(
             instance=tenant,
             data=data,
-            fields={"name", "sip_domain", "time_zone", "max_devices_per_user", "allowed_registration_networks", "is_active"},
+            fields={
+                "name",
+                "sip_domain",
+                "time_zone",
+                "max_devices_per_user",
+                "allowed_registration_networks",
+                "is_active",
+            },
         )
     return tenant
 
@@ -74,7 +89,9 @@ def _check_password(password: str | None, user: User) -> None:
     try:
         validate_password(password, user)
     except ValidationError as exc:
-        raise DomainError(" ".join(exc.messages), code="password_too_weak", field="password") from exc
+        raise DomainError(
+            " ".join(exc.messages), code="password_too_weak", field="password"
+        ) from exc
 
 
 @transaction.atomic
@@ -91,7 +108,9 @@ def user_create(
 ) -> User:
     """Create a user of `tenant`, optionally with their first extension, all or nothing."""
     if role == User.Role.PLATFORM_ADMIN:
-        raise DomainError("Platform admins are not created through a tenant.", code="invalid_role", field="role")
+        raise DomainError(
+            "Platform admins are not created through a tenant.", code="invalid_role", field="role"
+        )
     user = User(
         tenant=tenant,
         email=email.strip().lower(),
@@ -121,11 +140,14 @@ def user_create(
 def user_update(*, user: User, data: Mapping[str, Any]) -> User:
     data = dict(data)
     if data.get("role") == User.Role.PLATFORM_ADMIN:
-        raise DomainError("Platform admins are not managed through a tenant.", code="invalid_role", field="role")
-    if "mobile_number" in data and data["mobile_number"]:
+        raise DomainError(
+            "Platform admins are not managed through a tenant.", code="invalid_role", field="role"
+        )
+    if data.get("mobile_number"):
         data["mobile_number"] = domain.normalise_e164(data["mobile_number"])
     losing_admin = user.role == User.Role.TENANT_ADMIN and (
-        data.get("role", user.role) != User.Role.TENANT_ADMIN or data.get("is_active", True) is False
+        data.get("role", user.role) != User.Role.TENANT_ADMIN
+        or data.get("is_active", True) is False
     )
     if losing_admin and user.tenant_id is not None:
         admins = User.objects.select_for_update().filter(
@@ -133,10 +155,13 @@ def user_update(*, user: User, data: Mapping[str, Any]) -> User:
         )
         if [a.pk for a in admins] == [user.pk]:
             raise Conflict(
-                "An organisation must keep at least one active administrator.", code="last_tenant_admin"
+                "An organisation must keep at least one active administrator.",
+                code="last_tenant_admin",
             )
     changed = model_update(
-        instance=user, data=data, fields={"full_name", "role", "time_zone", "mobile_number", "is_active"}
+        instance=user,
+        data=data,
+        fields={"full_name", "role", "time_zone", "mobile_number", "is_active"},
     )
     if "is_active" in changed and not user.is_active:
         from pbx.tokens.services import api_sessions_revoke_for_user
@@ -196,7 +221,9 @@ def extension_delete(*, extension: Extension) -> None:
 
 def _check_extension(tenant: Tenant, extension: Extension | None) -> None:
     if extension is not None and extension.tenant_id != tenant.pk:
-        raise DomainError("No such extension in this organisation.", code="not_found", field="extension")
+        raise DomainError(
+            "No such extension in this organisation.", code="not_found", field="extension"
+        )
 
 
 def phone_number_create(
@@ -209,7 +236,10 @@ def phone_number_create(
         raise DomainError(str(exc), code=exc.code, field="number") from exc
     phone_number = PhoneNumber(tenant=tenant, number=e164, extension=extension, label=label)
     with unique_violation_as(
-        "number", field="number", code="phone_number_taken", detail="This number is already assigned."
+        "number",
+        field="number",
+        code="phone_number_taken",
+        detail="This number is already assigned.",
     ):
         phone_number.save()
     return phone_number

@@ -33,7 +33,13 @@ class WebSocketAuthMiddleware:
         self.cookie_stack = AllowedHostsOriginValidator(AuthMiddlewareStack(inner))
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
-        tokens = [p[len(BEARER_PREFIX) :] for p in scope.get("subprotocols", []) if p.startswith(BEARER_PREFIX)]
+        tokens = [
+            p[len(BEARER_PREFIX) :]
+            for p in scope.get("subprotocols", [])
+            if p.startswith(BEARER_PREFIX)
+        ]
         if tokens:
-            return await self.inner({**scope, "user": await _user_for_token(tokens[0])}, receive, send)
+            return await self.inner(
+                {**scope, "user": await _user_for_token(tokens[0])}, receive, send
+            )
         return await self.cookie_stack(scope, receive, send)

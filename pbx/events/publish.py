@@ -32,7 +32,7 @@ def send_event_on_commit(*, user_ids: Iterable[int], type: str, data: Mapping[st
         for group in groups:
             try:
                 async_to_sync(layer.group_send)(group, {"type": "pbx.event", "event": event})
-            except Exception:  # noqa: BLE001 - see docstring
+            except Exception:
                 logger.warning("Could not publish %s to %s", type, group, exc_info=True)
 
     transaction.on_commit(send)

@@ -1,1 +1,1 @@
-"""API sessions of mobile apps and scripts: short-lived access tokens and rotating refresh tokens."""
+"""API sessions of apps and scripts: short-lived access tokens, rotating refresh tokens."""

@@ -8,7 +8,14 @@ from pbx.tokens.models import ApiSession
 
 @admin.register(ApiSession)
 class ApiSessionAdmin(admin.ModelAdmin[ApiSession]):
-    list_display = ("user", "client_name", "created_at", "last_refreshed_at", "revoked_at", "revoked_reason")
+    list_display = (
+        "user",
+        "client_name",
+        "created_at",
+        "last_refreshed_at",
+        "revoked_at",
+        "revoked_reason",
+    )
     list_filter = (("revoked_at", admin.EmptyFieldListFilter),)
     search_fields = ("user__email", "client_name")
     exclude = ("refresh_hash", "previous_refresh_hash")

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from pbx.api.permissions import acting_user
 from pbx.api.views import ResourceViewSet
 from pbx.errors import Unauthenticated
 from pbx.tokens import services
@@ -39,7 +40,12 @@ class TokenCreateView(APIView):
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "login"
 
-    @extend_schema(request=LoginInput, responses={201: TokenPairOutput}, auth=[], operation_id="auth_tokens_create")
+    @extend_schema(
+        request=LoginInput,
+        responses={201: TokenPairOutput},
+        auth=[],
+        operation_id="auth_tokens_create",
+    )
     def post(self, request: Request) -> Response:
         data = LoginInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -67,7 +73,9 @@ class TokenRefreshView(APIView):
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "token_refresh"
 
-    @extend_schema(request=RefreshInput, responses=TokenPairOutput, auth=[], operation_id="auth_tokens_refresh")
+    @extend_schema(
+        request=RefreshInput, responses=TokenPairOutput, auth=[], operation_id="auth_tokens_refresh"
+    )
     def post(self, request: Request) -> Response:
         data = RefreshInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -98,7 +106,7 @@ class MySessionViewSet(ResourceViewSet):
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):
             return ApiSession.objects.none()
-        return ApiSession.objects.filter(user=self.request.user)
+        return ApiSession.objects.filter(user=acting_user(self.request))
 
     def get_serializer_context(self) -> dict[str, Any]:
         context = super().get_serializer_context()

@@ -23,7 +23,9 @@ class BearerTokenAuthentication(BaseAuthentication):
         if not parts or parts[0].lower() != self.keyword:
             return None
         if len(parts) != 2:
-            raise _refuse("Send exactly one token: 'Authorization: Bearer <token>'.", "token_invalid")
+            raise _refuse(
+                "Send exactly one token: 'Authorization: Bearer <token>'.", "token_invalid"
+            )
         try:
             token = parts[1].decode("ascii")
         except UnicodeDecodeError as exc:

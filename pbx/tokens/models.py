@@ -1,6 +1,7 @@
-"""An API session is one signed-in app install. It holds the current refresh token (hashed)
-and issues access tokens (hashed). Revoking the session kills every token it issued at once (access tokens stay
-until they expire so that a client is told `token_revoked`, then an hourly task purges them).
+"""An API session is one signed-in app install. It holds the current refresh token
+(hashed) and issues access tokens (hashed). Revoking the session kills every token it issued
+at once; access tokens stay until they expire so that a client is told `token_revoked`, then
+an hourly task purges them.
 """
 
 from django.db import models

@@ -13,5 +13,5 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-unty
         return {
             "type": "http",
             "scheme": "bearer",
-            "description": "Access token from POST /api/v1/auth/tokens (prefix pbxa_), valid 15 minutes.",
+            "description": "Access token from POST /api/v1/auth/tokens (prefix pbxa_).",
         }

@@ -8,7 +8,10 @@ class LoginInput(StrictSerializer):
     email = serializers.EmailField(max_length=254)
     password = serializers.CharField(max_length=128, style={"input_type": "password"})
     client_name = serializers.CharField(
-        max_length=80, required=False, default="", help_text="Shown in the session list, e.g. 'iPhone of Ana'."
+        max_length=80,
+        required=False,
+        default="",
+        help_text="Shown in the session list, e.g. 'iPhone of Ana'.",
     )
 
 

@@ -62,7 +62,9 @@ def api_session_refresh(*, refresh_token: str) -> TokenPair:
             .first()
         )
         if session is None:
-            replayed = ApiSession.objects.select_for_update().filter(previous_refresh_hash=digest).first()
+            replayed = (
+                ApiSession.objects.select_for_update().filter(previous_refresh_hash=digest).first()
+            )
             if replayed is not None and replayed.revoked_at is None:
                 # Revoke (committed when this block exits), then refuse below.
                 _revoke(replayed, reason="refresh_token_reused", now=now)
@@ -82,7 +84,9 @@ def api_session_refresh(*, refresh_token: str) -> TokenPair:
                 ]
             )
             access, access_expires_at = _issue_access(session, now)
-            return TokenPair(session, access, access_expires_at, refresh, session.refresh_expires_at)
+            return TokenPair(
+                session, access, access_expires_at, refresh, session.refresh_expires_at
+            )
     if replayed is not None:
         raise RefreshRefused(
             "This refresh token was already used; the session has been revoked. Sign in again.",

@@ -15,8 +15,12 @@ def md5(text: str) -> str:
     return hashlib.md5(text.encode()).hexdigest()  # noqa: S324 - SIP digest is MD5
 
 
-def test_member_creates_a_device_and_sees_the_secret_once(member: User, member_api: APIClient) -> None:
-    response = member_api.post("/api/v1/devices", {"kind": "softphone", "label": "Laptop"}, format="json")
+def test_member_creates_a_device_and_sees_the_secret_once(
+    member: User, member_api: APIClient
+) -> None:
+    response = member_api.post(
+        "/api/v1/devices", {"kind": "softphone", "label": "Laptop"}, format="json"
+    )
 
     assert response.status_code == 201, response.content
     body = response.json()
@@ -35,11 +39,15 @@ def test_member_creates_a_device_and_sees_the_secret_once(member: User, member_a
     assert body["sip_secret"] not in str(detail)
 
 
-def test_secret_is_never_stored_or_logged(member: User, member_api: APIClient, caplog, settings) -> None:
+def test_secret_is_never_stored_or_logged(
+    member: User, member_api: APIClient, caplog, settings
+) -> None:
     settings.DEBUG = True  # makes Django log every SQL statement with its parameters
     caplog.set_level(logging.DEBUG)
     with caplog.at_level(logging.DEBUG, logger="django.db.backends"):
-        created = member_api.post("/api/v1/devices", {"kind": "desk_phone", "label": "Desk"}, format="json").json()
+        created = member_api.post(
+            "/api/v1/devices", {"kind": "desk_phone", "label": "Desk"}, format="json"
+        ).json()
         rotated = member_api.post(f"/api/v1/devices/{created['id']}/rotate-secret").json()
 
     secrets = [created["sip_secret"], rotated["sip_secret"]]
@@ -49,7 +57,8 @@ def test_secret_is_never_stored_or_logged(member: User, member_api: APIClient, c
         assert all(secret not in str(value) for value in row.values())
         assert secret not in caplog.text
     # The SQL log was really captured (so the check above could have failed).
-    assert "UPDATE" in caplog.text and row["ha1"] in caplog.text
+    assert "UPDATE" in caplog.text
+    assert row["ha1"] in caplog.text
 
 
 def test_rotate_secret_changes_the_digest(member: User, member_api: APIClient) -> None:
@@ -68,7 +77,9 @@ def test_rotate_secret_changes_the_digest(member: User, member_api: APIClient) -
 def test_rename_and_disable(member: User, member_api: APIClient) -> None:
     device = make_device(member)
 
-    response = member_api.patch(f"/api/v1/devices/{device.pk}", {"label": "Work laptop", "enabled": False}, format="json")
+    response = member_api.patch(
+        f"/api/v1/devices/{device.pk}", {"label": "Work laptop", "enabled": False}, format="json"
+    )
 
     assert response.status_code == 200
     assert response.json()["label"] == "Work laptop"
@@ -105,9 +116,16 @@ def test_device_limit_of_the_tenant(member: User, member_api: APIClient) -> None
     make_device(member)
     revoked = make_device(member)
     member_api.post(f"/api/v1/devices/{revoked.pk}/revoke")
-    assert member_api.post("/api/v1/devices", {"kind": "softphone", "label": "2"}, format="json").status_code == 201
+    assert (
+        member_api.post(
+            "/api/v1/devices", {"kind": "softphone", "label": "2"}, format="json"
+        ).status_code
+        == 201
+    )
 
-    response = member_api.post("/api/v1/devices", {"kind": "softphone", "label": "3"}, format="json")
+    response = member_api.post(
+        "/api/v1/devices", {"kind": "softphone", "label": "3"}, format="json"
+    )
 
     assert response.status_code == 409
     assert response.json()["code"] == "device_limit_reached"
@@ -117,14 +135,23 @@ def test_device_limit_of_the_tenant(member: User, member_api: APIClient) -> None
 def test_desk_phone_mac_is_normalised_and_unique(member: User, member_api: APIClient) -> None:
     first = member_api.post(
         "/api/v1/devices",
-        {"kind": "desk_phone", "label": "Desk", "mac_address": "00-1A-2B-3C-4D-5E", "model": "Yealink T54W"},
+        {
+            "kind": "desk_phone",
+            "label": "Desk",
+            "mac_address": "00-1A-2B-3C-4D-5E",
+            "model": "Yealink T54W",
+        },
         format="json",
     )
     duplicate = member_api.post(
-        "/api/v1/devices", {"kind": "desk_phone", "label": "Desk 2", "mac_address": "001a.2b3c.4d5e"}, format="json"
+        "/api/v1/devices",
+        {"kind": "desk_phone", "label": "Desk 2", "mac_address": "001a.2b3c.4d5e"},
+        format="json",
     )
     on_softphone = member_api.post(
-        "/api/v1/devices", {"kind": "softphone", "label": "SP", "mac_address": "00:1a:2b:3c:4d:5f"}, format="json"
+        "/api/v1/devices",
+        {"kind": "softphone", "label": "SP", "mac_address": "00:1a:2b:3c:4d:5f"},
+        format="json",
     )
 
     assert first.json()["mac_address"] == "00:1a:2b:3c:4d:5e"
@@ -137,7 +164,11 @@ def test_desk_phone_mac_is_normalised_and_unique(member: User, member_api: APICl
 def test_allowed_networks_are_validated_and_canonical(member_api: APIClient) -> None:
     ok = member_api.post(
         "/api/v1/devices",
-        {"kind": "softphone", "label": "Office", "allowed_networks": ["192.0.2.0/24", "2001:db8::/32", "192.0.2.0/24"]},
+        {
+            "kind": "softphone",
+            "label": "Office",
+            "allowed_networks": ["192.0.2.0/24", "2001:db8::/32", "192.0.2.0/24"],
+        },
         format="json",
     )
     bad = member_api.post(
@@ -159,15 +190,24 @@ def test_member_sees_only_their_own_devices(member: User, member_api: APIClient)
     listed = member_api.get("/api/v1/devices").json()
 
     assert [d["id"] for d in listed["results"]] == [mine.pk]
-    for method, suffix in [("get", ""), ("patch", ""), ("post", "/revoke"), ("post", "/rotate-secret")]:
-        response = getattr(member_api, method)(f"/api/v1/devices/{theirs.pk}{suffix}", {}, format="json")
+    for method, suffix in [
+        ("get", ""),
+        ("patch", ""),
+        ("post", "/revoke"),
+        ("post", "/rotate-secret"),
+    ]:
+        response = getattr(member_api, method)(
+            f"/api/v1/devices/{theirs.pk}{suffix}", {}, format="json"
+        )
         assert response.status_code == 404, (method, suffix)
         assert response.json()["code"] == "not_found"
     theirs.refresh_from_db()
     assert theirs.revoked_at is None
 
 
-def test_member_cannot_create_a_device_for_someone_else(member: User, member_api: APIClient) -> None:
+def test_member_cannot_create_a_device_for_someone_else(
+    member: User, member_api: APIClient
+) -> None:
     colleague = UserFactory(tenant=member.tenant)
 
     response = member_api.post(
@@ -178,13 +218,21 @@ def test_member_cannot_create_a_device_for_someone_else(member: User, member_api
     assert Device.objects.count() == 0
 
 
-def test_tenant_admin_manages_devices_of_their_organisation(admin_user: User, admin_api: APIClient, other_tenant) -> None:
+def test_tenant_admin_manages_devices_of_their_organisation(
+    admin_user: User, admin_api: APIClient, other_tenant
+) -> None:
     colleague = UserFactory(tenant=admin_user.tenant)
     stranger = UserFactory(tenant=other_tenant)
     make_device(stranger)
 
-    created = admin_api.post("/api/v1/devices", {"kind": "desk_phone", "label": "Reception", "user": colleague.pk}, format="json")
-    foreign = admin_api.post("/api/v1/devices", {"kind": "desk_phone", "label": "X", "user": stranger.pk}, format="json")
+    created = admin_api.post(
+        "/api/v1/devices",
+        {"kind": "desk_phone", "label": "Reception", "user": colleague.pk},
+        format="json",
+    )
+    foreign = admin_api.post(
+        "/api/v1/devices", {"kind": "desk_phone", "label": "X", "user": stranger.pk}, format="json"
+    )
 
     assert created.status_code == 201
     assert created.json()["user"] == colleague.pk

@@ -36,10 +36,15 @@ def test_every_model_page_renders(staff_client: Client, member: User) -> None:
         assert staff_client.get(f"/admin/{model}/").status_code == 200, model
         assert staff_client.get(f"/admin/{model}/{pk}/change/").status_code == 200, model
     assert staff_client.get("/admin/devices/device/?q=" + device.sip_username).status_code == 200
-    assert device.ha1 not in staff_client.get(f"/admin/devices/device/{device.pk}/change/").content.decode()
+    assert (
+        device.ha1
+        not in staff_client.get(f"/admin/devices/device/{device.pk}/change/").content.decode()
+    )
 
 
-def test_adding_a_device_in_admin_issues_credentials_once(staff_client: Client, member: User) -> None:
+def test_adding_a_device_in_admin_issues_credentials_once(
+    staff_client: Client, member: User
+) -> None:
     response = staff_client.post(
         "/admin/devices/device/add/",
         {
@@ -61,13 +66,20 @@ def test_adding_a_device_in_admin_issues_credentials_once(staff_client: Client, 
     assert message is not None
     from devices.domain.credentials import digest_credentials
 
-    assert digest_credentials(username=device.sip_username, realm=member.tenant.sip_domain, secret=message.group(1)).ha1 == device.ha1
+    assert (
+        digest_credentials(
+            username=device.sip_username, realm=member.tenant.sip_domain, secret=message.group(1)
+        ).ha1
+        == device.ha1
+    )
 
 
 def test_revoke_action(staff_client: Client, member: User) -> None:
     device = make_device(member)
 
-    staff_client.post("/admin/devices/device/", {"action": "revoke_devices", "_selected_action": [device.pk]})
+    staff_client.post(
+        "/admin/devices/device/", {"action": "revoke_devices", "_selected_action": [device.pk]}
+    )
 
     device.refresh_from_db()
     assert device.state == "revoked"

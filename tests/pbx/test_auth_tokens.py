@@ -69,7 +69,9 @@ def test_deactivated_user_cannot_log_in(member: User) -> None:
     member.is_active = False
     member.save()
 
-    response = APIClient().post("/api/v1/auth/tokens", {"email": member.email, "password": PASSWORD}, format="json")
+    response = APIClient().post(
+        "/api/v1/auth/tokens", {"email": member.email, "password": PASSWORD}, format="json"
+    )
 
     assert response.status_code == 401
     assert response.json()["code"] == "invalid_credentials"
@@ -78,12 +80,18 @@ def test_deactivated_user_cannot_log_in(member: User) -> None:
 def test_login_is_throttled_per_address(member: User) -> None:
     client = APIClient()
     codes = [
-        client.post("/api/v1/auth/tokens", {"email": member.email, "password": "bad-password-x"}, format="json").status_code
+        client.post(
+            "/api/v1/auth/tokens",
+            {"email": member.email, "password": "bad-password-x"},
+            format="json",
+        ).status_code
         for _ in range(11)
     ]
 
     assert codes == [401] * 10 + [429]
-    throttled = client.post("/api/v1/auth/tokens", {"email": member.email, "password": PASSWORD}, format="json")
+    throttled = client.post(
+        "/api/v1/auth/tokens", {"email": member.email, "password": PASSWORD}, format="json"
+    )
     assert throttled.status_code == 429
     assert throttled.json()["code"] == "throttled"
     assert int(throttled["Retry-After"]) > 0
@@ -126,7 +134,9 @@ def test_no_credentials_is_not_authenticated() -> None:
 def test_refresh_rotates_and_the_old_access_token_keeps_working_until_expiry(member: User) -> None:
     first = login(APIClient(), member.email)
 
-    response = APIClient().post("/api/v1/auth/tokens/refresh", {"refresh_token": first["refresh_token"]}, format="json")
+    response = APIClient().post(
+        "/api/v1/auth/tokens/refresh", {"refresh_token": first["refresh_token"]}, format="json"
+    )
 
     assert response.status_code == 200
     second = response.json()
@@ -141,17 +151,25 @@ def test_refresh_rotates_and_the_old_access_token_keeps_working_until_expiry(mem
 
 def test_reusing_a_refresh_token_revokes_the_whole_session(member: User) -> None:
     first = login(APIClient(), member.email)
-    second = APIClient().post(
-        "/api/v1/auth/tokens/refresh", {"refresh_token": first["refresh_token"]}, format="json"
-    ).json()
+    second = (
+        APIClient()
+        .post(
+            "/api/v1/auth/tokens/refresh", {"refresh_token": first["refresh_token"]}, format="json"
+        )
+        .json()
+    )
 
-    replay = APIClient().post("/api/v1/auth/tokens/refresh", {"refresh_token": first["refresh_token"]}, format="json")
+    replay = APIClient().post(
+        "/api/v1/auth/tokens/refresh", {"refresh_token": first["refresh_token"]}, format="json"
+    )
 
     assert replay.status_code == 401
     assert replay.json()["code"] == "refresh_token_reused"
     session = ApiSession.objects.get(pk=first["session_id"])
     assert session.revoked_reason == "refresh_token_reused"
-    legit = APIClient().post("/api/v1/auth/tokens/refresh", {"refresh_token": second["refresh_token"]}, format="json")
+    legit = APIClient().post(
+        "/api/v1/auth/tokens/refresh", {"refresh_token": second["refresh_token"]}, format="json"
+    )
     assert legit.status_code == 401
     assert legit.json()["code"] == "token_revoked"
     client = APIClient()
@@ -163,7 +181,9 @@ def test_expired_refresh_token_is_refused(member: User) -> None:
     body = login(APIClient(), member.email)
     ApiSession.objects.update(refresh_expires_at=timezone.now() - timedelta(seconds=1))
 
-    response = APIClient().post("/api/v1/auth/tokens/refresh", {"refresh_token": body["refresh_token"]}, format="json")
+    response = APIClient().post(
+        "/api/v1/auth/tokens/refresh", {"refresh_token": body["refresh_token"]}, format="json"
+    )
 
     assert response.status_code == 401
     assert response.json()["code"] == "token_expired"
@@ -177,7 +197,9 @@ def test_logout_revokes_the_session(member: User) -> None:
     assert client.post("/api/v1/auth/logout").status_code == 204
 
     assert client.get("/api/v1/me").json()["code"] == "token_revoked"
-    refresh = APIClient().post("/api/v1/auth/tokens/refresh", {"refresh_token": body["refresh_token"]}, format="json")
+    refresh = APIClient().post(
+        "/api/v1/auth/tokens/refresh", {"refresh_token": body["refresh_token"]}, format="json"
+    )
     assert refresh.json()["code"] == "token_revoked"
 
 
@@ -200,10 +222,14 @@ def test_user_lists_and_revokes_their_sessions(member: User, admin_user: User) -
     assert client.delete(f"/api/v1/me/sessions/{admin_session.pk}").status_code == 404
 
 
-def test_deactivating_a_user_revokes_their_tokens(member: User, admin_user: User, client_for) -> None:
+def test_deactivating_a_user_revokes_their_tokens(
+    member: User, admin_user: User, client_for
+) -> None:
     body = login(APIClient(), member.email)
 
-    response = client_for(admin_user).patch(f"/api/v1/users/{member.pk}", {"is_active": False}, format="json")
+    response = client_for(admin_user).patch(
+        f"/api/v1/users/{member.pk}", {"is_active": False}, format="json"
+    )
 
     assert response.status_code == 200
     client = APIClient()

@@ -10,13 +10,20 @@ pytestmark = pytest.mark.django_db
 
 
 def counts() -> tuple[int, int, int, int]:
-    return (User.objects.count(), Extension.objects.count(), PhoneNumber.objects.count(), Device.objects.count())
+    return (
+        User.objects.count(),
+        Extension.objects.count(),
+        PhoneNumber.objects.count(),
+        Device.objects.count(),
+    )
 
 
 def test_malformed_json(admin_api: APIClient) -> None:
     before = counts()
 
-    response = admin_api.generic("POST", "/api/v1/users", '{"email": "a@example.com",', content_type="application/json")
+    response = admin_api.generic(
+        "POST", "/api/v1/users", '{"email": "a@example.com",', content_type="application/json"
+    )
 
     assert response.status_code == 400
     assert response.json()["code"] == "malformed_request"
@@ -25,7 +32,12 @@ def test_malformed_json(admin_api: APIClient) -> None:
 
 
 def test_wrong_content_type(admin_api: APIClient) -> None:
-    response = admin_api.generic("POST", "/api/v1/users", "email=a@example.com", content_type="application/x-www-form-urlencoded")
+    response = admin_api.generic(
+        "POST",
+        "/api/v1/users",
+        "email=a@example.com",
+        content_type="application/x-www-form-urlencoded",
+    )
 
     assert response.status_code == 415
     assert response.json()["code"] == "unsupported_media_type"
@@ -35,7 +47,9 @@ def test_wrong_content_type(admin_api: APIClient) -> None:
 def test_body_that_is_not_an_object(admin_api: APIClient, body: str) -> None:
     before = counts()
 
-    response = admin_api.generic("POST", "/api/v1/extensions", body, content_type="application/json")
+    response = admin_api.generic(
+        "POST", "/api/v1/extensions", body, content_type="application/json"
+    )
 
     assert response.status_code == 400
     assert response.json()["code"] == "invalid"
@@ -45,7 +59,14 @@ def test_body_that_is_not_an_object(admin_api: APIClient, body: str) -> None:
 def test_unknown_and_read_only_fields_are_refused(admin_user: User, admin_api: APIClient) -> None:
     response = admin_api.post(
         "/api/v1/extensions",
-        {"number": "300", "display_name": "x", "owner": admin_user.pk, "tenant": 999, "id": 5, "colour": "red"},
+        {
+            "number": "300",
+            "display_name": "x",
+            "owner": admin_user.pk,
+            "tenant": 999,
+            "id": 5,
+            "colour": "red",
+        },
         format="json",
     )
 
@@ -61,7 +82,9 @@ def test_unknown_and_read_only_fields_are_refused(admin_user: User, admin_api: A
 
 def test_unknown_field_in_a_nested_object(admin_api: APIClient) -> None:
     response = admin_api.post(
-        "/api/v1/users", {"email": "n@example.com", "extension": {"number": "301", "voicemail": True}}, format="json"
+        "/api/v1/users",
+        {"email": "n@example.com", "extension": {"number": "301", "voicemail": True}},
+        format="json",
     )
 
     assert response.status_code == 400
@@ -79,10 +102,16 @@ def test_unknown_field_in_a_nested_object(admin_api: APIClient) -> None:
         ({"number": "12345678901", "display_name": "x", "owner": 1}, "number", "max_length"),
         ({"number": "300", "display_name": "x", "owner": "abc"}, "owner", "incorrect_type"),
         ({"number": "300", "display_name": "x", "owner": 10**30}, "owner", "does_not_exist"),
-        ({"number": "300", "display_name": "bad\u0000byte", "owner": 1}, "display_name", "null_characters_not_allowed"),
+        (
+            {"number": "300", "display_name": "bad\u0000byte", "owner": 1},
+            "display_name",
+            "null_characters_not_allowed",
+        ),
     ],
 )
-def test_wrong_types_and_values_give_field_errors(admin_api: APIClient, payload, field: str, code: str) -> None:
+def test_wrong_types_and_values_give_field_errors(
+    admin_api: APIClient, payload, field: str, code: str
+) -> None:
     response = admin_api.post("/api/v1/extensions", payload, format="json")
 
     assert response.status_code == 400
@@ -103,11 +132,14 @@ def test_wrong_types_and_values_give_field_errors(admin_api: APIClient, payload,
 )
 def test_numbers_that_are_not_e164(admin_api: APIClient, number: str, code: str) -> None:
     dids = admin_api.post("/api/v1/phone-numbers", {"number": number}, format="json")
-    mobile = admin_api.post("/api/v1/users", {"email": "m@example.com", "mobile_number": number}, format="json")
+    mobile = admin_api.post(
+        "/api/v1/users", {"email": "m@example.com", "mobile_number": number}, format="json"
+    )
 
     assert dids.json()["fields"]["number"][0]["code"] == code
     assert mobile.json()["fields"]["mobile_number"][0]["code"] == code
-    assert counts()[0] == 1 and counts()[2] == 0  # only the admin exists; no number stored
+    assert counts()[0] == 1  # only the admin exists
+    assert counts()[2] == 0  # no number stored
 
 
 @pytest.mark.parametrize(
@@ -131,7 +163,11 @@ def test_user_payloads(admin_api: APIClient, payload, field: str, code: str) -> 
 def test_huge_lists_are_bounded(member_api: APIClient) -> None:
     networks = [f"10.{i // 256}.{i % 256}.0/24" for i in range(51)]
 
-    response = member_api.post("/api/v1/devices", {"kind": "softphone", "label": "x", "allowed_networks": networks}, format="json")
+    response = member_api.post(
+        "/api/v1/devices",
+        {"kind": "softphone", "label": "x", "allowed_networks": networks},
+        format="json",
+    )
 
     assert response.status_code == 400
     assert response.json()["fields"]["allowed_networks"][0]["code"] == "max_length"

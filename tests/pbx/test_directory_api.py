@@ -24,7 +24,9 @@ def test_me_and_my_extensions(member: User, member_api: APIClient) -> None:
 
 def test_me_update_normalises_the_mobile_number(member_api: APIClient) -> None:
     response = member_api.patch(
-        "/api/v1/me", {"mobile_number": "+44 7911 123456", "time_zone": "America/New_York"}, format="json"
+        "/api/v1/me",
+        {"mobile_number": "+44 7911 123456", "time_zone": "America/New_York"},
+        format="json",
     )
 
     assert response.status_code == 200
@@ -34,7 +36,9 @@ def test_me_update_normalises_the_mobile_number(member_api: APIClient) -> None:
 
 def test_member_cannot_promote_themselves(member: User, member_api: APIClient) -> None:
     via_me = member_api.patch("/api/v1/me", {"role": "tenant_admin"}, format="json")
-    via_users = member_api.patch(f"/api/v1/users/{member.pk}", {"role": "tenant_admin"}, format="json")
+    via_users = member_api.patch(
+        f"/api/v1/users/{member.pk}", {"role": "tenant_admin"}, format="json"
+    )
 
     assert via_me.status_code == 400
     assert via_me.json()["fields"]["role"][0]["code"] == "unknown_field"
@@ -57,21 +61,33 @@ def test_admin_creates_a_user_with_their_extension(admin_user: User, admin_api: 
 
     assert response.status_code == 201, response.content
     user = User.objects.get(pk=response.json()["id"])
-    assert (user.email, user.tenant_id, user.role) == ("new.person@example.com", admin_user.tenant_id, "member")
+    assert (user.email, user.tenant_id, user.role) == (
+        "new.person@example.com",
+        admin_user.tenant_id,
+        "member",
+    )
     assert not user.has_usable_password()
     extension = Extension.objects.get(owner=user)
-    assert (extension.number, extension.display_name, extension.tenant_id) == ("305", "New Person", admin_user.tenant_id)
+    assert (extension.number, extension.display_name, extension.tenant_id) == (
+        "305",
+        "New Person",
+        admin_user.tenant_id,
+    )
 
 
 def test_admin_cannot_create_platform_admins(admin_api: APIClient) -> None:
-    response = admin_api.post("/api/v1/users", {"email": "x@example.com", "role": "platform_admin"}, format="json")
+    response = admin_api.post(
+        "/api/v1/users", {"email": "x@example.com", "role": "platform_admin"}, format="json"
+    )
 
     assert response.status_code == 400
     assert response.json()["fields"]["role"][0]["code"] == "invalid_choice"
 
 
 def test_weak_password_is_refused(admin_api: APIClient) -> None:
-    response = admin_api.post("/api/v1/users", {"email": "x@example.com", "password": "12345678"}, format="json")
+    response = admin_api.post(
+        "/api/v1/users", {"email": "x@example.com", "password": "12345678"}, format="json"
+    )
 
     assert response.status_code == 400
     assert response.json()["fields"]["password"][0]["code"] == "password_too_weak"
@@ -85,15 +101,24 @@ def test_duplicate_email_is_a_field_error(admin_user: User, admin_api: APIClient
     assert response.json()["fields"]["email"][0]["code"] == "email_taken"
 
 
-def test_last_admin_cannot_be_demoted_or_deactivated(admin_user: User, admin_api: APIClient) -> None:
+def test_last_admin_cannot_be_demoted_or_deactivated(
+    admin_user: User, admin_api: APIClient
+) -> None:
     demote = admin_api.patch(f"/api/v1/users/{admin_user.pk}", {"role": "member"}, format="json")
-    deactivate = admin_api.patch(f"/api/v1/users/{admin_user.pk}", {"is_active": False}, format="json")
+    deactivate = admin_api.patch(
+        f"/api/v1/users/{admin_user.pk}", {"is_active": False}, format="json"
+    )
 
     assert demote.status_code == 409
     assert demote.json()["code"] == "last_tenant_admin"
     assert deactivate.json()["code"] == "last_tenant_admin"
     UserFactory(tenant=admin_user.tenant, role=User.Role.TENANT_ADMIN)
-    assert admin_api.patch(f"/api/v1/users/{admin_user.pk}", {"role": "member"}, format="json").status_code == 200
+    assert (
+        admin_api.patch(
+            f"/api/v1/users/{admin_user.pk}", {"role": "member"}, format="json"
+        ).status_code
+        == 200
+    )
 
 
 def test_user_list_filters_and_search(admin_user: User, admin_api: APIClient) -> None:
@@ -120,8 +145,14 @@ def test_members_see_only_themselves_in_users(member: User, member_api: APIClien
 def test_extension_lifecycle(admin_user: User, admin_api: APIClient) -> None:
     owner = UserFactory(tenant=admin_user.tenant)
 
-    created = admin_api.post("/api/v1/extensions", {"number": "410", "display_name": "Sales", "owner": owner.pk}, format="json")
-    renumbered = admin_api.patch(f"/api/v1/extensions/{created.json()['id']}", {"number": "411"}, format="json")
+    created = admin_api.post(
+        "/api/v1/extensions",
+        {"number": "410", "display_name": "Sales", "owner": owner.pk},
+        format="json",
+    )
+    renumbered = admin_api.patch(
+        f"/api/v1/extensions/{created.json()['id']}", {"number": "411"}, format="json"
+    )
     listed = admin_api.get("/api/v1/extensions?number_prefix=41").json()
     deleted = admin_api.delete(f"/api/v1/extensions/{created.json()['id']}")
 
@@ -133,11 +164,19 @@ def test_extension_lifecycle(admin_user: User, admin_api: APIClient) -> None:
     assert Extension.objects.count() == 0
 
 
-def test_duplicate_extension_number_is_a_field_error_and_writes_nothing(admin_user: User, admin_api: APIClient) -> None:
+def test_duplicate_extension_number_is_a_field_error_and_writes_nothing(
+    admin_user: User, admin_api: APIClient
+) -> None:
     ExtensionFactory(owner=admin_user, number="500")
 
-    direct = admin_api.post("/api/v1/extensions", {"number": "500", "display_name": "Dup", "owner": admin_user.pk}, format="json")
-    with_user = admin_api.post("/api/v1/users", {"email": "dup@example.com", "extension": {"number": "500"}}, format="json")
+    direct = admin_api.post(
+        "/api/v1/extensions",
+        {"number": "500", "display_name": "Dup", "owner": admin_user.pk},
+        format="json",
+    )
+    with_user = admin_api.post(
+        "/api/v1/users", {"email": "dup@example.com", "extension": {"number": "500"}}, format="json"
+    )
 
     assert direct.status_code == 400
     assert direct.json()["fields"]["number"][0]["code"] == "extension_number_taken"
@@ -147,10 +186,16 @@ def test_duplicate_extension_number_is_a_field_error_and_writes_nothing(admin_us
     assert Extension.objects.count() == 1
 
 
-def test_same_extension_number_in_two_tenants_is_fine(admin_user: User, admin_api: APIClient, other_tenant: Tenant) -> None:
+def test_same_extension_number_in_two_tenants_is_fine(
+    admin_user: User, admin_api: APIClient, other_tenant: Tenant
+) -> None:
     ExtensionFactory(owner=UserFactory(tenant=other_tenant), number="600")
 
-    response = admin_api.post("/api/v1/extensions", {"number": "600", "display_name": "Mine", "owner": admin_user.pk}, format="json")
+    response = admin_api.post(
+        "/api/v1/extensions",
+        {"number": "600", "display_name": "Mine", "owner": admin_user.pk},
+        format="json",
+    )
 
     assert response.status_code == 201
 
@@ -159,18 +204,35 @@ def test_members_cannot_change_extensions(member: User, member_api: APIClient) -
     extension = ExtensionFactory(owner=member)
 
     assert member_api.get(f"/api/v1/extensions/{extension.pk}").status_code == 200
-    response = member_api.patch(f"/api/v1/extensions/{extension.pk}", {"display_name": "Mine"}, format="json")
+    response = member_api.patch(
+        f"/api/v1/extensions/{extension.pk}", {"display_name": "Mine"}, format="json"
+    )
     assert response.status_code == 403
-    assert member_api.post("/api/v1/extensions", {"number": "700", "display_name": "x", "owner": member.pk}, format="json").status_code == 403
+    assert (
+        member_api.post(
+            "/api/v1/extensions",
+            {"number": "700", "display_name": "x", "owner": member.pk},
+            format="json",
+        ).status_code
+        == 403
+    )
 
 
 def test_phone_numbers(admin_user: User, admin_api: APIClient) -> None:
     extension = ExtensionFactory(owner=admin_user, number="200")
 
-    created = admin_api.post("/api/v1/phone-numbers", {"number": "+1 (212) 555-0100", "extension": extension.pk, "label": "Main"}, format="json")
+    created = admin_api.post(
+        "/api/v1/phone-numbers",
+        {"number": "+1 (212) 555-0100", "extension": extension.pk, "label": "Main"},
+        format="json",
+    )
     unassigned = admin_api.post("/api/v1/phone-numbers", {"number": "+12125550101"}, format="json")
     duplicate = admin_api.post("/api/v1/phone-numbers", {"number": "+12125550100"}, format="json")
-    moved = admin_api.patch(f"/api/v1/phone-numbers/{unassigned.json()['id']}", {"extension": extension.pk}, format="json")
+    moved = admin_api.patch(
+        f"/api/v1/phone-numbers/{unassigned.json()['id']}",
+        {"extension": extension.pk},
+        format="json",
+    )
 
     assert created.status_code == 201, created.content
     assert created.json()["number"] == "+12125550100"
@@ -191,11 +253,17 @@ def test_member_sees_numbers_routed_to_them(member: User, member_api: APIClient)
     assert [n["number"] for n in listed["results"]] == [mine.number]
 
 
-def test_tenant_admin_edits_their_organisation_policy(admin_user: User, admin_api: APIClient, member_api: APIClient) -> None:
+def test_tenant_admin_edits_their_organisation_policy(
+    admin_user: User, admin_api: APIClient, member_api: APIClient
+) -> None:
     response = admin_api.patch(
-        "/api/v1/tenant", {"max_devices_per_user": 3, "allowed_registration_networks": ["198.51.100.0/24"]}, format="json"
+        "/api/v1/tenant",
+        {"max_devices_per_user": 3, "allowed_registration_networks": ["198.51.100.0/24"]},
+        format="json",
     )
-    domain_change = admin_api.patch("/api/v1/tenant", {"sip_domain": "evil.example.com"}, format="json")
+    domain_change = admin_api.patch(
+        "/api/v1/tenant", {"sip_domain": "evil.example.com"}, format="json"
+    )
 
     assert response.status_code == 200
     assert response.json()["max_devices_per_user"] == 3
@@ -209,8 +277,14 @@ def test_platform_admin_manages_tenants(client_for, tenant: Tenant, member_api: 
     staff = User.objects.create_superuser("staff@pbx.test", "long-staff-password")
     api = client_for(staff)
 
-    created = api.post("/api/v1/tenants", {"name": "Acme", "sip_domain": "Acme.PBX.example.com", "time_zone": "Asia/Tokyo"}, format="json")
-    taken = api.post("/api/v1/tenants", {"name": "Acme 2", "sip_domain": "acme.pbx.example.com"}, format="json")
+    created = api.post(
+        "/api/v1/tenants",
+        {"name": "Acme", "sip_domain": "Acme.PBX.example.com", "time_zone": "Asia/Tokyo"},
+        format="json",
+    )
+    taken = api.post(
+        "/api/v1/tenants", {"name": "Acme 2", "sip_domain": "acme.pbx.example.com"}, format="json"
+    )
     suspended = api.patch(f"/api/v1/tenants/{tenant.pk}", {"is_active": False}, format="json")
 
     assert created.status_code == 201
@@ -229,7 +303,9 @@ def test_sip_domain_is_frozen_once_devices_exist(client_for, member: User) -> No
     staff = User.objects.create_superuser("staff@pbx.test", "long-staff-password")
     make_device(member)
 
-    response = client_for(staff).patch(f"/api/v1/tenants/{member.tenant_id}", {"sip_domain": "new.pbx.test"}, format="json")
+    response = client_for(staff).patch(
+        f"/api/v1/tenants/{member.tenant_id}", {"sip_domain": "new.pbx.test"}, format="json"
+    )
 
     assert response.status_code == 409
     assert response.json()["code"] == "sip_domain_in_use"

@@ -9,7 +9,12 @@ def test_schema_generates_without_warnings(tmp_path) -> None:
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(out))
 
     text = out.read_text()
-    for path in ("/api/v1/auth/tokens:", "/api/v1/devices/{id}/rotate-secret:", "/api/v1/devices/{id}/push-binding:", "/api/v1/me:"):
+    for path in (
+        "/api/v1/auth/tokens:",
+        "/api/v1/devices/{id}/rotate-secret:",
+        "/api/v1/devices/{id}/push-binding:",
+        "/api/v1/me:",
+    ):
         assert path in text
 
 

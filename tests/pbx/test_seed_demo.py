@@ -14,7 +14,9 @@ pytestmark = pytest.mark.django_db
 def seed() -> dict[str, str]:
     out = io.StringIO()
     call_command("seed_demo", stdout=out)
-    return dict(re.findall(r"^\s+\w+\s+(\w{12})\s+(\w{24})\s+demo\.pbx\.localhost$", out.getvalue(), re.M))
+    return dict(
+        re.findall(r"^\s+\w+\s+(\w{12})\s+(\w{24})\s+demo\.pbx\.localhost$", out.getvalue(), re.M)
+    )
 
 
 def test_seed_prints_working_credentials_and_is_idempotent() -> None:
@@ -26,8 +28,16 @@ def test_seed_prints_working_credentials_and_is_idempotent() -> None:
     assert all(first[u] != second[u] for u in first)
     for username, secret in second.items():
         device = Device.objects.get(sip_username=username)
-        assert device.ha1 == digest_credentials(username=username, realm="demo.pbx.localhost", secret=secret).ha1
-    assert sorted(Device.objects.values_list("kind", flat=True)) == ["desk_phone", "mobile_app", "softphone", "web_softphone"]
+        assert (
+            device.ha1
+            == digest_credentials(username=username, realm="demo.pbx.localhost", secret=secret).ha1
+        )
+    assert sorted(Device.objects.values_list("kind", flat=True)) == [
+        "desk_phone",
+        "mobile_app",
+        "softphone",
+        "web_softphone",
+    ]
     assert User.objects.count() == 4
     assert sorted(Extension.objects.values_list("number", flat=True)) == ["200", "201", "202"]
     assert User.objects.get(email="alice@demo.pbx.localhost").check_password("demo-pbx-password")

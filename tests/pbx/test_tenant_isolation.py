@@ -49,7 +49,13 @@ CASES: list[tuple[str, Callable[[Tenant], models.Model], str, str, dict]] = [
     ("devices/{id}", foreign_device, "post", "/revoke", {}),
     ("devices/{id}", foreign_device, "post", "/rotate-secret", {}),
     ("devices/{id}", foreign_device, "get", "/push-binding", {}),
-    ("devices/{id}", foreign_device, "put", "/push-binding", {"provider": "fcm", "token": "t" * 30, "app_id": "com.x.y"}),
+    (
+        "devices/{id}",
+        foreign_device,
+        "put",
+        "/push-binding",
+        {"provider": "fcm", "token": "t" * 30, "app_id": "com.x.y"},
+    ),
     ("devices/{id}", foreign_device, "delete", "/push-binding", {}),
     ("me/sessions/{id}", foreign_session, "get", "", {}),
     ("me/sessions/{id}", foreign_session, "delete", "", {}),
@@ -58,12 +64,20 @@ CASES: list[tuple[str, Callable[[Tenant], models.Model], str, str, dict]] = [
 
 @pytest.mark.parametrize(("path", "make", "method", "suffix", "payload"), CASES)
 def test_other_tenants_objects_answer_404(
-    admin_api: APIClient, other_tenant: Tenant, path: str, make, method: str, suffix: str, payload: dict
+    admin_api: APIClient,
+    other_tenant: Tenant,
+    path: str,
+    make,
+    method: str,
+    suffix: str,
+    payload: dict,
 ) -> None:
     obj = make(other_tenant)
     before = {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields}
 
-    response = getattr(admin_api, method)(f"/api/v1/{path.format(id=obj.pk)}{suffix}", payload, format="json")
+    response = getattr(admin_api, method)(
+        f"/api/v1/{path.format(id=obj.pk)}{suffix}", payload, format="json"
+    )
 
     assert response.status_code == 404, response.content
     assert response.json()["code"] == "not_found"
@@ -75,8 +89,16 @@ def test_foreign_ids_in_payloads_are_unknown(admin_api: APIClient, other_tenant:
     stranger = UserFactory(tenant=other_tenant)
     their_extension = foreign_extension(other_tenant)
 
-    extension = admin_api.post("/api/v1/extensions", {"number": "250", "display_name": "x", "owner": stranger.pk}, format="json")
-    number = admin_api.post("/api/v1/phone-numbers", {"number": "+12125550199", "extension": their_extension.pk}, format="json")
+    extension = admin_api.post(
+        "/api/v1/extensions",
+        {"number": "250", "display_name": "x", "owner": stranger.pk},
+        format="json",
+    )
+    number = admin_api.post(
+        "/api/v1/phone-numbers",
+        {"number": "+12125550199", "extension": their_extension.pk},
+        format="json",
+    )
 
     assert extension.json()["fields"]["owner"][0]["code"] == "does_not_exist"
     assert number.json()["fields"]["extension"][0]["code"] == "does_not_exist"

@@ -26,21 +26,29 @@ PEOPLE = [
 
 
 class Command(BaseCommand):
-    help = "Create the demo organisation, its people and one device of each kind; print credentials."
+    help = (
+        "Create the demo organisation, its people and one device of each kind; print credentials."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--password", default=DEMO_PASSWORD, help="Password for the demo people.")
+        parser.add_argument(
+            "--password", default=DEMO_PASSWORD, help="Password for the demo people."
+        )
 
     def handle(self, *args: Any, password: str, **options: Any) -> None:
         if settings.IS_PRODUCTION:
             raise CommandError("Refusing to seed demo data in production.")
         with transaction.atomic():
-            tenant = Tenant.objects.filter(sip_domain=DEMO_DOMAIN).first() or services.tenant_create(
+            tenant = Tenant.objects.filter(
+                sip_domain=DEMO_DOMAIN
+            ).first() or services.tenant_create(
                 name="Demo Company", sip_domain=DEMO_DOMAIN, time_zone="Europe/London"
             )
             platform = User.objects.filter(email="platform@pbx.localhost").first()
             if platform is None:
-                platform = User.objects.create_superuser("platform@pbx.localhost", full_name="Platform Staff")
+                platform = User.objects.create_superuser(
+                    "platform@pbx.localhost", full_name="Platform Staff"
+                )
             platform.set_password(password)
             platform.save(update_fields=["password"])
             people = {}
@@ -51,19 +59,27 @@ class Command(BaseCommand):
                 user.set_password(password)
                 user.save(update_fields=["password"])
                 if not Extension.objects.filter(tenant=tenant, number=number).exists():
-                    services.extension_create(tenant=tenant, owner=user, number=number, display_name=name)
+                    services.extension_create(
+                        tenant=tenant, owner=user, number=number, display_name=name
+                    )
                 people[email] = user
             alice = people["alice@demo.pbx.localhost"]
             issued = []
             for kind, label in Device.Kind.choices:
-                device = Device.objects.filter(user=alice, kind=kind, label=f"Demo {label}", revoked_at=None).first()
+                device = Device.objects.filter(
+                    user=alice, kind=kind, label=f"Demo {label}", revoked_at=None
+                ).first()
                 if device is None:
-                    issued.append(device_services.device_create(user=alice, kind=kind, label=f"Demo {label}"))
+                    issued.append(
+                        device_services.device_create(user=alice, kind=kind, label=f"Demo {label}")
+                    )
                 else:
                     issued.append(device_services.device_rotate_secret(device=device))
 
         out = self.stdout
-        out.write(self.style.SUCCESS(f"Demo organisation: {tenant.name} (SIP domain {tenant.sip_domain})"))
+        out.write(
+            self.style.SUCCESS(f"Demo organisation: {tenant.name} (SIP domain {tenant.sip_domain})")
+        )
         out.write(f"Sign in with password {password!r}:")
         out.write("  platform@pbx.localhost  (platform admin, /admin/)")
         for email, _, role, number in PEOPLE:
@@ -72,4 +88,7 @@ class Command(BaseCommand):
         out.write(f"  {'kind':<14} {'username':<14} {'secret':<26} realm")
         for credentials in issued:
             device = credentials.device
-            out.write(f"  {device.kind:<14} {device.sip_username:<14} {credentials.secret:<26} {tenant.sip_domain}")
+            out.write(
+                f"  {device.kind:<14} {device.sip_username:<14} "
+                f"{credentials.secret:<26} {tenant.sip_domain}"
+            )

@@ -1,0 +1,150 @@
+"""`make run`: bring the product up on this machine with sensible local defaults.
+
+Uses the local PostgreSQL and Redis when they answer; otherwise falls back to SQLite with tasks
+run in-process, and says so. Then migrates, seeds the demo organisation, and runs the ASGI
+server and a Celery worker (with beat) until Ctrl-C.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+HOST = os.environ.get("PBX_HOST", "127.0.0.1")
+PORT = os.environ.get("PBX_PORT", "8000")
+
+
+def reachable(url: str, default_port: int) -> bool:
+    parsed = urlsplit(url)
+    try:
+        with socket.create_connection(
+            (parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=1
+        ):
+            return True
+    except OSError:
+        return False
+
+
+def postgres_ready(url: str) -> bool:
+    """Connect to the server's `postgres` database and create the app's database if missing."""
+    import psycopg
+
+    name = url.rsplit("/", 1)[-1].split("?")[0]
+    admin_url = url.rsplit("/", 1)[0] + "/postgres"
+    try:
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=2) as conn:
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+            ).fetchone()
+            if not exists:
+                conn.execute(f'CREATE DATABASE "{name}"')
+                print(f"[run] created database {name}")
+    except psycopg.Error as exc:
+        print(f"[run] PostgreSQL at {url} is not usable: {exc}".strip())
+        return False
+    return True
+
+
+def choose_environment() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("PBX_ENVIRONMENT", "development")
+    env.setdefault("DJANGO_SETTINGS_MODULE", "pbx.settings")
+    database_url = env.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/pbx")
+    redis_url = env.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+    if database_url.startswith("postgres") and not (
+        reachable(database_url, 5432) and postgres_ready(database_url)
+    ):
+        sqlite = ROOT / "var" / "pbx.sqlite3"
+        sqlite.parent.mkdir(exist_ok=True)
+        env["DATABASE_URL"] = f"sqlite:///{sqlite}"
+        print(f"[run] PostgreSQL unreachable: FALLING BACK to SQLite at {sqlite}")
+    if redis_url and not reachable(redis_url, 6379):
+        env["REDIS_URL"] = ""
+        env["CELERY_BROKER_URL"] = "memory://"
+        env["PBX_TASKS_EAGER"] = "1"
+        print(
+            "[run] Redis unreachable: FALLING BACK to in-process tasks, "
+            "local-memory cache and channel layer"
+        )
+    print(f"[run] database: {env['DATABASE_URL']}")
+    print(f"[run] redis:    {env['REDIS_URL'] or '(none)'}")
+    return env
+
+
+def manage(env: dict[str, str], *args: str) -> None:
+    subprocess.run([str(VENV_BIN / "python"), "manage.py", *args], cwd=ROOT, env=env, check=True)
+
+
+def main() -> int:
+    env = choose_environment()
+    manage(env, "migrate", "--noinput")
+    manage(env, "seed_demo")
+    processes = [
+        subprocess.Popen(
+            [
+                str(VENV_BIN / "uvicorn"),
+                "pbx.asgi:application",
+                "--host",
+                HOST,
+                "--port",
+                PORT,
+                "--reload",
+            ],
+            cwd=ROOT,
+            env=env,
+        )
+    ]
+    if env["REDIS_URL"]:
+        processes.append(
+            subprocess.Popen(
+                [
+                    str(VENV_BIN / "celery"),
+                    "-A",
+                    "pbx",
+                    "worker",
+                    "-B",
+                    "-Q",
+                    "default,push,engine",
+                    "-l",
+                    "info",
+                    "--concurrency",
+                    "2",
+                    "--schedule",
+                    str(ROOT / "var" / "celerybeat-schedule"),
+                ],
+                cwd=ROOT,
+                env=env,
+            )
+        )
+    print(
+        f"[run] web app on http://{HOST}:{PORT}/  "
+        "(API docs /api/v1/docs, admin /admin/, health /health/)"
+    )
+    print("[run] Ctrl-C stops everything")
+    try:
+        while all(p.poll() is None for p in processes):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for p in processes:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in processes:
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    failed = any(p.returncode not in (0, -signal.SIGTERM, None) for p in processes)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""Live events over WebSockets: authenticated by bearer subprotocol or session cookie,
+delivered after commit, only to the user they concern."""
+
+import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+from channels.testing import WebsocketCommunicator
+
+from devices.services import device_revoke
+from pbx.asgi import application
+from pbx.directory.models import User
+from pbx.tokens.services import api_session_open
+from tests.factories import UserFactory, make_device
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def connect(
+    subprotocols: list[str], headers: list[tuple[bytes, bytes]] | None = None
+) -> WebsocketCommunicator:
+    return WebsocketCommunicator(
+        application, "/ws/events", subprotocols=subprotocols, headers=headers or []
+    )
+
+
+def test_bearer_socket_receives_its_users_device_events_only(member: User) -> None:
+    token = api_session_open(user=member).access_token
+    colleague = UserFactory(tenant=member.tenant)
+    mine = make_device(member)
+    theirs = make_device(colleague)
+
+    async def scenario() -> list[dict]:
+        socket = connect(["pbx.v1", f"pbx.bearer.{token}"])
+        connected, subprotocol = await socket.connect()
+        assert (connected, subprotocol) == (True, "pbx.v1")
+        await sync_to_async(device_revoke)(device=theirs)
+        await sync_to_async(device_revoke)(device=mine)
+        event = await socket.receive_json_from(timeout=5)
+        await socket.send_json_to({"type": "ping"})
+        pong = await socket.receive_json_from(timeout=5)
+        nothing_else = await socket.receive_nothing(timeout=0.3)
+        await socket.disconnect()
+        return [event, pong, {"nothing_else": nothing_else}]
+
+    event, pong, rest = async_to_sync(scenario)()
+
+    assert event["type"] == "device.revoked"
+    assert event["data"] == {
+        "device_id": mine.pk,
+        "kind": "softphone",
+        "label": "Laptop",
+        "state": "revoked",
+    }
+    assert pong == {"type": "pong"}
+    assert rest == {"nothing_else": True}
+
+
+@pytest.mark.parametrize("token", ["pbxa_invalid", None])
+def test_unauthenticated_sockets_are_closed(token: str | None) -> None:
+    async def scenario() -> tuple[bool, int]:
+        protocols = ["pbx.v1"] + ([f"pbx.bearer.{token}"] if token else [])
+        socket = connect(protocols, headers=[(b"origin", b"http://localhost")])
+        connected, code = await socket.connect()
+        return connected, code
+
+    assert async_to_sync(scenario)() == (False, 4401)
+
+
+def test_cookie_socket_needs_an_allowed_origin(member: User, client) -> None:
+    client.force_login(member)
+    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
+
+    async def attempt(origin: bytes) -> bool:
+        socket = connect(["pbx.v1"], headers=[(b"cookie", cookie), (b"origin", origin)])
+        connected, _ = await socket.connect()
+        if connected:
+            await socket.disconnect()
+        return connected
+
+    assert async_to_sync(attempt)(b"http://localhost") is True
+    assert async_to_sync(attempt)(b"https://evil.example") is False
