@@ -1,7 +1,6 @@
 import pytest
 from django.test import Client
 
-
 pytestmark = pytest.mark.django_db
 
 
