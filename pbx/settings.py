@@ -89,10 +89,11 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db_url("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/pbx"),
 }
-# Under ASGI, request handlers run in a thread pool: persistent connections are off by default
-# (Django's advice); set PBX_DB_POOL=1 for psycopg's connection pool instead.
+# Under ASGI, request handlers run in a thread pool, so persistent connections (CONN_MAX_AGE)
+# are off (Django's advice). Instead each process keeps a psycopg connection pool: a new
+# PostgreSQL connection per request costs more than the request itself (see make bench).
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("PBX_DB_CONN_MAX_AGE", default=0)
-if env.bool("PBX_DB_POOL", default=False) and DATABASES["default"]["ENGINE"].endswith("postgresql"):
+if env.bool("PBX_DB_POOL", default=True) and DATABASES["default"]["ENGINE"].endswith("postgresql"):
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 2,
