@@ -21,6 +21,8 @@ from devices.serializers import (
 from pbx.api.permissions import acting_user
 from pbx.api.views import ResourceViewSet
 
+MEMBER_EDITABLE = {"label"}
+
 
 class DeviceViewSet(ResourceViewSet):
     """Devices of the caller (members) or of the organisation (tenant admins)."""
@@ -46,9 +48,16 @@ class DeviceViewSet(ResourceViewSet):
 
     @extend_schema(request=DeviceUpdateInput, responses=DeviceOutput)
     def partial_update(self, request: Request, pk: str) -> Response:
-        device = services.device_update(
-            device=self.get_object(), data=self.validated(DeviceUpdateInput)
-        )
+        """Members may rename their devices; tenant admins change everything else."""
+        device = self.get_object()
+        data = self.validated(DeviceUpdateInput)
+        admin_only = sorted(set(data) - MEMBER_EDITABLE)
+        if admin_only and not acting_user(request).is_tenant_admin:
+            raise PermissionDenied(
+                f"Only an administrator may change {', '.join(admin_only)}.",
+                code="admin_only_field",
+            )
+        device = services.device_update(device=device, data=data)
         return Response(self.output(device))
 
     @extend_schema(request=None, responses=DeviceCredentialsOutput)

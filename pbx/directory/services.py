@@ -13,6 +13,7 @@ from pbx.directory import domain
 from pbx.directory.models import Extension, PhoneNumber, Tenant, User
 from pbx.errors import Conflict, DomainError
 from pbx.persistence import model_update, unique_violation_as
+from pbx.tokens.services import api_sessions_revoke_for_user
 
 
 @dataclass(frozen=True)
@@ -164,8 +165,6 @@ def user_update(*, user: User, data: Mapping[str, Any]) -> User:
         fields={"full_name", "role", "time_zone", "mobile_number", "is_active"},
     )
     if "is_active" in changed and not user.is_active:
-        from pbx.tokens.services import api_sessions_revoke_for_user
-
         api_sessions_revoke_for_user(user=user, reason="user_deactivated")
     return user
 

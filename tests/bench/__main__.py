@@ -16,12 +16,12 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
 # Own Redis database and own PostgreSQL test database: a bench never disturbs a test run.
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
-from django.test.utils import setup_databases, setup_test_environment, teardown_databases  # noqa: E402
-from rest_framework.test import APIClient  # noqa: E402
+from django.test.utils import setup_databases, setup_test_environment, teardown_databases
+from rest_framework.test import APIClient
 
 
 @dataclass(frozen=True)
@@ -70,13 +70,17 @@ def api_rows() -> list[Row]:
     def ok(response: object) -> object:
         status = getattr(response, "status_code", 0)
         if status >= 400:
-            raise RuntimeError(f"benchmark request failed: {status} {getattr(response, 'content', b'')!r}")
+            raise RuntimeError(
+                f"benchmark request failed: {status} {getattr(response, 'content', b'')!r}"
+            )
         return response
 
     created: list[int] = []
 
     def create_and_revoke() -> None:
-        body = ok(client.post("/api/v1/devices", {"kind": "softphone", "label": "Bench"}, format="json"))
+        body = ok(
+            client.post("/api/v1/devices", {"kind": "softphone", "label": "Bench"}, format="json")
+        )
         device_id = body.json()["id"]  # type: ignore[attr-defined]
         created.append(device_id)
         ok(client.post(f"/api/v1/devices/{device_id}/revoke"))
@@ -84,7 +88,11 @@ def api_rows() -> list[Row]:
     refresh = {"token": pair.refresh_token}
 
     def rotate_refresh() -> None:
-        response = ok(APIClient().post("/api/v1/auth/tokens/refresh", {"refresh_token": refresh["token"]}, format="json"))
+        response = ok(
+            APIClient().post(
+                "/api/v1/auth/tokens/refresh", {"refresh_token": refresh["token"]}, format="json"
+            )
+        )
         refresh["token"] = response.json()["refresh_token"]  # type: ignore[attr-defined]
 
     from django.conf import settings
@@ -92,10 +100,14 @@ def api_rows() -> list[Row]:
     settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["token_refresh"] = "1000000/min"
     return [
         measure("GET /api/v1/me (bearer auth)", lambda: ok(client.get("/api/v1/me")), 2000),
-        measure("GET /api/v1/devices (10 devices)", lambda: ok(client.get("/api/v1/devices")), 1000),
+        measure(
+            "GET /api/v1/devices (10 devices)", lambda: ok(client.get("/api/v1/devices")), 1000
+        ),
         measure("POST device + revoke (credentials)", create_and_revoke, 300, warmup=10),
         measure("POST /api/v1/auth/tokens/refresh", rotate_refresh, 500, warmup=10),
-        measure("GET /health/ (db, redis, broker)", lambda: ok(client.get("/health/")), 300, warmup=10),
+        measure(
+            "GET /health/ (db, redis, broker)", lambda: ok(client.get("/health/")), 300, warmup=10
+        ),
     ]
 
 
@@ -104,7 +116,10 @@ def print_table(rows: list[Row]) -> None:
     print(header)
     print(f"|{'-' * 42}|{'-' * 8}|{'-' * 10}|{'-' * 10}|{'-' * 11}|")
     for row in rows:
-        print(f"| {row.name:<40} | {row.runs:>6} | {row.p50_ms:>8.3f} | {row.p99_ms:>8.3f} | {row.per_second:>9.0f} |")
+        print(
+            f"| {row.name:<40} | {row.runs:>6} | {row.p50_ms:>8.3f} | "
+            f"{row.p99_ms:>8.3f} | {row.per_second:>9.0f} |"
+        )
 
 
 def main() -> int:

@@ -74,16 +74,31 @@ def test_rotate_secret_changes_the_digest(member: User, member_api: APIClient) -
     assert device.ha1 == md5(f"{device.sip_username}:{member.tenant.sip_domain}:{secret}")
 
 
-def test_rename_and_disable(member: User, member_api: APIClient) -> None:
+def test_member_renames_but_only_an_admin_disables(
+    member: User, member_api: APIClient, admin_api: APIClient
+) -> None:
     device = make_device(member)
 
-    response = member_api.patch(
-        f"/api/v1/devices/{device.pk}", {"label": "Work laptop", "enabled": False}, format="json"
+    renamed = member_api.patch(
+        f"/api/v1/devices/{device.pk}", {"label": "Work laptop"}, format="json"
     )
+    refused = member_api.patch(
+        f"/api/v1/devices/{device.pk}",
+        {"enabled": False, "allowed_networks": ["192.0.2.0/24"]},
+        format="json",
+    )
+    disabled = admin_api.patch(f"/api/v1/devices/{device.pk}", {"enabled": False}, format="json")
 
-    assert response.status_code == 200
-    assert response.json()["label"] == "Work laptop"
-    assert response.json()["state"] == "disabled"
+    assert renamed.status_code == 200
+    assert renamed.json()["label"] == "Work laptop"
+    assert refused.status_code == 403
+    assert refused.json() == {
+        "code": "admin_only_field",
+        "detail": "Only an administrator may change allowed_networks, enabled.",
+    }
+    assert disabled.json()["state"] == "disabled"
+    device.refresh_from_db()
+    assert (device.label, device.enabled, device.allowed_networks) == ("Work laptop", False, [])
 
 
 def test_revoke_is_final_and_idempotent(member: User, member_api: APIClient) -> None:
@@ -104,10 +119,10 @@ def test_revoke_is_final_and_idempotent(member: User, member_api: APIClient) -> 
     rotate = member_api.post(f"/api/v1/devices/{device.pk}/rotate-secret")
     assert rotate.status_code == 409
     assert rotate.json()["code"] == "device_revoked"
-    patch = member_api.patch(f"/api/v1/devices/{device.pk}", {"enabled": True}, format="json")
+    patch = member_api.patch(f"/api/v1/devices/{device.pk}", {"label": "Back"}, format="json")
     assert patch.status_code == 409
     device.refresh_from_db()
-    assert device.enabled is False
+    assert (device.enabled, device.label) == (False, "Laptop")
 
 
 def test_device_limit_of_the_tenant(member: User, member_api: APIClient) -> None:
