@@ -1,0 +1,52 @@
+"""`make run` picks the local PostgreSQL/Redis when they answer and falls back when not."""
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+RUN_PY = Path(__file__).resolve().parents[2] / "deploy" / "dev" / "run.py"
+
+
+@pytest.fixture
+def runner() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("dev_run", RUN_PY)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_uses_postgres_and_redis_when_they_answer(runner: ModuleType, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/pbx_devrun_probe")
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/13")
+
+    env = runner.choose_environment()
+
+    assert env["DATABASE_URL"] == "postgres://postgres@127.0.0.1:5432/pbx_devrun_probe"
+    assert env["REDIS_URL"] == "redis://127.0.0.1:6379/13"
+    assert "FALLING BACK" not in capsys.readouterr().out
+    import psycopg
+
+    with psycopg.connect("postgres://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+        conn.execute('DROP DATABASE IF EXISTS "pbx_devrun_probe"')
+
+
+def test_falls_back_and_says_so(runner: ModuleType, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgres://postgres@127.0.0.1:1/pbx")
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+
+    env = runner.choose_environment()
+
+    assert env["DATABASE_URL"].startswith("sqlite:///")
+    assert env["DATABASE_URL"].endswith("var/pbx.sqlite3")
+    assert (env["REDIS_URL"], env["CELERY_BROKER_URL"], env["PBX_TASKS_EAGER"]) == (
+        "",
+        "memory://",
+        "1",
+    )
+    out = capsys.readouterr().out
+    assert "PostgreSQL unreachable: FALLING BACK to SQLite" in out
+    assert "Redis unreachable: FALLING BACK" in out
