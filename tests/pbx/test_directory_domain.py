@@ -40,7 +40,9 @@ def test_valid_extension_numbers(number: str) -> None:
     assert validate_extension_number(number) == number
 
 
-@pytest.mark.parametrize("bad", ["1", "0123", "12345678901", "12a", " 123", "\uff11\uff12\uff13"  # full-width digits])
+@pytest.mark.parametrize(
+    "bad", ["1", "0123", "12345678901", "12a", " 123", "\uff11\uff12\uff13"]
+)  # the last is full-width
 def test_invalid_extension_numbers(bad: str) -> None:
     with pytest.raises(InvalidValue):
         validate_extension_number(bad)
