@@ -80,13 +80,16 @@ def test_network_normalisation_is_idempotent(networks: list[str]) -> None:
 def test_an_address_is_allowed_exactly_inside_its_network(
     address: ipaddress.IPv4Address, prefix: int
 ) -> None:
-    network = str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
-    outside = ipaddress.ip_network(network).broadcast_address + 1 if prefix > 8 else None
+    network = ipaddress.ip_network(f"{address}/{prefix}", strict=False)
 
-    assert address_allowed(str(address), [network])
-    assert address_allowed(str(address), [], [network])
-    if outside is not None and outside not in ipaddress.ip_network(network):
-        assert not address_allowed(str(outside), [network])
+    assert address_allowed(str(address), [str(network)])
+    assert address_allowed(str(address), [], [str(network)])
+    last = int(network.broadcast_address)
+    if last < 2**32 - 1:  # the first address after the network is outside it
+        assert not address_allowed(str(ipaddress.IPv4Address(last + 1)), [str(network)])
+    if int(network.network_address) > 0:  # and so is the one before
+        before = ipaddress.IPv4Address(int(network.network_address) - 1)
+        assert not address_allowed(str(before), [str(network)])
 
 
 def test_both_lists_must_allow() -> None:
