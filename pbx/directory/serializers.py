@@ -13,6 +13,11 @@ class DomainRuleField(serializers.CharField):
     """A CharField whose value goes through a rule of `pbx.directory.domain`."""
 
     rule: Any = None
+    default_max_length = 64
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", self.default_max_length)
+        super().__init__(**kwargs)
 
     def run_validation(self, data: Any = serializers.empty) -> Any:
         value = super().run_validation(data)  # type, length and blank checks first
@@ -26,34 +31,22 @@ class DomainRuleField(serializers.CharField):
 
 class E164Field(DomainRuleField):
     rule = staticmethod(domain.normalise_e164)
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("max_length", 32)
-        super().__init__(**kwargs)
+    default_max_length = 32
 
 
 class TimeZoneField(DomainRuleField):
     rule = staticmethod(domain.validate_time_zone)
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("max_length", 64)
-        super().__init__(**kwargs)
+    default_max_length = 64
 
 
 class SipDomainField(DomainRuleField):
     rule = staticmethod(domain.normalise_sip_domain)
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("max_length", 253)
-        super().__init__(**kwargs)
+    default_max_length = 253
 
 
 class ExtensionNumberField(DomainRuleField):
     rule = staticmethod(domain.validate_extension_number)
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("max_length", 10)
-        super().__init__(**kwargs)
+    default_max_length = 10
 
 
 class NetworkListField(serializers.ListField):

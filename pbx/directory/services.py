@@ -1,6 +1,7 @@
 """Writes to the directory. Keyword-only, transactional, tenant rules enforced here."""
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,15 @@ from pbx.directory.models import Extension, PhoneNumber, Tenant, User
 from pbx.errors import Conflict, DomainError
 from pbx.persistence import model_update, unique_violation_as
 from pbx.tokens.services import api_sessions_revoke_for_user
+
+
+def _sip_domain_unique() -> AbstractContextManager[None]:
+    return unique_violation_as(
+        "sip_domain",
+        field="sip_domain",
+        code="sip_domain_taken",
+        detail="This SIP domain is in use.",
+    )
 
 
 @dataclass(frozen=True)
@@ -38,12 +48,7 @@ def tenant_create(
         allowed_registration_networks=normalise_networks(allowed_registration_networks),
     )
     tenant.full_clean(exclude=["sip_domain"])
-    with unique_violation_as(
-        "sip_domain",
-        field="sip_domain",
-        code="sip_domain_taken",
-        detail="This SIP domain is in use.",
-    ):
+    with _sip_domain_unique():
         tenant.save()
     return tenant
 
@@ -63,12 +68,7 @@ def tenant_update(*, tenant: Tenant, data: Mapping[str, Any]) -> Tenant:
         data["allowed_registration_networks"] = normalise_networks(
             data["allowed_registration_networks"]
         )
-    with unique_violation_as(
-        "sip_domain",
-        field="sip_domain",
-        code="sip_domain_taken",
-        detail="This SIP domain is in use.",
-    ):
+    with _sip_domain_unique():
         model_update(
             instance=tenant,
             data=data,
