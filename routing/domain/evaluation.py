@@ -126,13 +126,17 @@ def render(code: str, args: tuple[object, ...]) -> str:
 def describe_final(final: FinalAction) -> str:
     if final.kind is FinalKind.FORWARD:
         return f"forward to {final.destination}"
-    return {"voicemail": "voicemail", "busy": "busy", "unavailable": "unavailable"}[final.kind.value]
+    return {"voicemail": "voicemail", "busy": "busy", "unavailable": "unavailable"}[
+        final.kind.value
+    ]
 
 
 # --- Evaluation ---------------------------------------------------------------------------
 
 
-def _rule_matches(rule: Rule, profile: RoutingProfile, call: Call, instant: datetime) -> tuple[bool, str]:
+def _rule_matches(
+    rule: Rule, profile: RoutingProfile, call: Call, instant: datetime
+) -> tuple[bool, str]:
     why = []
     if rule.schedule_id is not None:
         schedule = profile.schedules.get(rule.schedule_id)
@@ -164,7 +168,16 @@ def _reject_treatment(plan: RingPlan) -> FinalAction:
 def evaluate(profile: RoutingProfile, call: Call, instant: datetime, live: LiveState) -> Decision:
     trace: list[tuple[str, tuple[object, ...]]] = []
     local = instant.astimezone(ZoneInfo(profile.time_zone))
-    trace.append(("clock", (local.strftime("%a %Y-%m-%d %H:%M"), profile.time_zone, f"caller {call.caller or 'anonymous'}")))
+    trace.append(
+        (
+            "clock",
+            (
+                local.strftime("%a %Y-%m-%d %H:%M"),
+                profile.time_zone,
+                f"caller {call.caller or 'anonymous'}",
+            ),
+        )
+    )
     treatment = profile.treatment
     document = profile.document
 
@@ -201,21 +214,32 @@ def evaluate(profile: RoutingProfile, call: Call, instant: datetime, live: LiveS
     limit = treatment.max_concurrent_calls
     if limit is not None and call.active_calls >= limit:
         trace.append(("busy", (call.active_calls, limit)))
-        final = _forward(treatment.forward_on_busy) if treatment.forward_on_busy else _reject_treatment(plan)
+        final = (
+            _forward(treatment.forward_on_busy)
+            if treatment.forward_on_busy
+            else _reject_treatment(plan)
+        )
         return immediate(final, "busy", plan.name, rule_name)
 
-    final = _forward(treatment.forward_on_no_answer) if treatment.forward_on_no_answer else plan.final
+    final = (
+        _forward(treatment.forward_on_no_answer) if treatment.forward_on_no_answer else plan.final
+    )
     branches = _ring(plan, profile, live, trace)
     if not branches:
         trace.append(("nothing", ()))
         return immediate(final, "nothing_reachable", plan.name, rule_name)
     final_at = max(b.stop for b in branches)
     trace.append(("final", (final_at, describe_final(final))))
-    return Decision(tuple(branches), final, final_at, "no_answer", plan.name, rule_name, tuple(trace))
+    return Decision(
+        tuple(branches), final, final_at, "no_answer", plan.name, rule_name, tuple(trace)
+    )
 
 
 def _ring(
-    plan: RingPlan, profile: RoutingProfile, live: LiveState, trace: list[tuple[str, tuple[object, ...]]]
+    plan: RingPlan,
+    profile: RoutingProfile,
+    live: LiveState,
+    trace: list[tuple[str, tuple[object, ...]]],
 ) -> list[Branch]:
     """Compile stages into branches: one continuous interval per target while it rings."""
     devices = {d.id: d for d in profile.devices}
@@ -276,7 +300,16 @@ def _ring(
             if key not in active:
                 active[key] = Branch(key[0], key[1], label, now, -1, wake)
         trace.append(
-            ("stage", (number, stage.mode.value, seconds, now, ", ".join(b.label for b in active.values())))
+            (
+                "stage",
+                (
+                    number,
+                    stage.mode.value,
+                    seconds,
+                    now,
+                    ", ".join(b.label for b in active.values()),
+                ),
+            )
         )
         now += seconds
     done.extend(_closed(branch, now) for branch in active.values())

@@ -176,15 +176,19 @@ def _target(raw: Any, ctx: DocumentContext, path: str, errors: _Errors) -> Targe
         device_id = _int(raw.get("device_id"))
         known = ctx.device_owners.get(device_id) if device_id is not None else None
         if ctx.owner_id is None:
-            errors.add(path, "device_in_template", "Templates ring device kinds, not specific devices.")
+            errors.add(
+                path, "device_in_template", "Templates ring device kinds, not specific devices."
+            )
         elif known is None:
             errors.add(f"{path}.device_id", "unknown_device", "No such device.")
         elif known[0] != ctx.owner_id:
-            errors.add(f"{path}.device_id", "not_your_device", "This device belongs to someone else.")
+            errors.add(
+                f"{path}.device_id", "not_your_device", "This device belongs to someone else."
+            )
         elif known[1]:
             errors.add(f"{path}.device_id", "device_revoked", "This device was revoked.")
-        else:
-            return Target(TargetType.DEVICE, device_id)  # type: ignore[arg-type]
+        elif device_id is not None:
+            return Target(TargetType.DEVICE, device_id)
         return None
     if kind == TargetType.DEVICE_KIND:
         if raw.get("kind") not in DEVICE_KINDS:
@@ -193,8 +197,9 @@ def _target(raw: Any, ctx: DocumentContext, path: str, errors: _Errors) -> Targe
         return Target(TargetType.DEVICE_KIND, raw["kind"])
     if kind == TargetType.EXTENSION:
         number = raw.get("extension")
+        number = number if isinstance(number, str) else ""
         try:
-            validate_extension_number(number if isinstance(number, str) else "")
+            validate_extension_number(number)
         except InvalidValue as exc:
             errors.add(f"{path}.extension", exc.code, str(exc))
             return None
@@ -211,7 +216,9 @@ def _target(raw: Any, ctx: DocumentContext, path: str, errors: _Errors) -> Targe
         except InvalidValue as exc:
             errors.add(f"{path}.number", exc.code, str(exc))
             return None
-    errors.add(f"{path}.type", "invalid_choice", f"Use one of {', '.join(t.value for t in TargetType)}.")
+    errors.add(
+        f"{path}.type", "invalid_choice", f"Use one of {', '.join(t.value for t in TargetType)}."
+    )
     return None
 
 
@@ -287,7 +294,9 @@ def _callers(raw: Any, path: str, errors: _Errors) -> tuple[frozenset[str], tupl
         text = item.strip() if isinstance(item, str) else ""
         if text == ANONYMOUS:
             exact.add(ANONYMOUS)
-        elif text.endswith("*") and text.startswith("+") and text[1:-1].isdigit() and len(text) <= 17:
+        elif (
+            text.endswith("*") and text.startswith("+") and text[1:-1].isdigit() and len(text) <= 17
+        ):
             prefixes.append(text[:-1])
         else:
             try:
@@ -301,7 +310,9 @@ def _callers(raw: Any, path: str, errors: _Errors) -> tuple[frozenset[str], tupl
     return frozenset(exact), tuple(dict.fromkeys(prefixes))
 
 
-def _rule(raw: Any, ctx: DocumentContext, plans: Collection[str], path: str, errors: _Errors) -> Rule | None:
+def _rule(
+    raw: Any, ctx: DocumentContext, plans: Collection[str], path: str, errors: _Errors
+) -> Rule | None:
     if not isinstance(raw, Mapping):
         errors.add(path, "invalid", "A rule is {name, plan, ...}.")
         return None
@@ -312,7 +323,9 @@ def _rule(raw: Any, ctx: DocumentContext, plans: Collection[str], path: str, err
     if plan not in plans:
         errors.add(f"{path}.plan", "unknown_plan", "Name a plan of this document.")
     schedule_id = raw.get("schedule_id")
-    if schedule_id is not None and (_int(schedule_id) is None or schedule_id not in ctx.schedule_ids):
+    if schedule_id is not None and (
+        _int(schedule_id) is None or schedule_id not in ctx.schedule_ids
+    ):
         errors.add(f"{path}.schedule_id", "unknown_schedule", "No such schedule.")
     when = raw.get("when", "open")
     if when not in ("open", "closed"):
@@ -326,7 +339,12 @@ def _rule(raw: Any, ctx: DocumentContext, plans: Collection[str], path: str, err
         if not isinstance(value, bool):
             errors.add(f"{path}.{flag}", "invalid", "true or false.")
         flags[flag] = value is True
-    if name is None or errors.items.keys() & {f"{path}.plan", f"{path}.schedule_id", f"{path}.when", path}:
+    if name is None or errors.items.keys() & {
+        f"{path}.plan",
+        f"{path}.schedule_id",
+        f"{path}.when",
+        path,
+    }:
         return None
     return Rule(
         name=name,
@@ -347,7 +365,9 @@ def parse_routing_document(raw: Any, ctx: DocumentContext) -> RoutingDocument:
     """Validate a routing document; raise DocumentInvalid listing every problem by path."""
     errors = _Errors()
     if not isinstance(raw, Mapping):
-        raise DocumentInvalid({"non_field_errors": [("invalid", "A routing document is an object.")]})
+        raise DocumentInvalid(
+            {"non_field_errors": [("invalid", "A routing document is an object.")]}
+        )
     for key in sorted(set(raw) - _KEYS):
         errors.add(str(key), "unknown_field", "Unknown field.")
     plans_raw = raw.get("plans")
@@ -374,7 +394,9 @@ def parse_routing_document(raw: Any, ctx: DocumentContext) -> RoutingDocument:
     rules = [_rule(r, ctx, names, f"rules.{i}", errors) for i, r in enumerate(rules_raw)]
     if errors.items:
         raise DocumentInvalid(errors.items)
-    return RoutingDocument(plans=plans, default_plan=str(default), rules=tuple(r for r in rules if r))
+    return RoutingDocument(
+        plans=plans, default_plan=str(default), rules=tuple(r for r in rules if r)
+    )
 
 
 def default_document() -> dict[str, Any]:
@@ -400,5 +422,3 @@ def default_document() -> dict[str, Any]:
 
 def referenced_schedule_ids(document: RoutingDocument) -> set[int]:
     return {r.schedule_id for r in document.rules if r.schedule_id is not None}
-
-

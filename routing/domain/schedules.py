@@ -5,6 +5,7 @@ A schedule is evaluated on the local wall-clock time of an instant in a time zon
 half-open: open at 09:00:00, closed at 17:00:00.
 """
 
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -71,21 +72,28 @@ def _window(raw: Any, path: str) -> Window:
     end = parse_clock(raw.get("end"), f"{path}.end")
     if start >= end:
         raise ScheduleError(
-            f"{path}.end", "A window ends after it starts (split overnight windows in two).", "window_order"
+            f"{path}.end",
+            "A window ends after it starts (split overnight windows in two).",
+            "window_order",
         )
     return Window(start, end)
 
 
 def _no_overlap(windows: Iterable[Window], path: str) -> tuple[Window, ...]:
     ordered = tuple(sorted(windows, key=lambda w: w.start))
-    for before, after in zip(ordered, ordered[1:], strict=False):
+    for before, after in itertools.pairwise(ordered):
         if after.start < before.end:
             raise ScheduleError(path, "Windows of the same day overlap.", "overlapping_windows")
     return ordered
 
 
 def parse_schedule(
-    *, id: int, name: str, time_zone: str | None, weekly: Sequence[Any], exceptions: Sequence[Any]  # noqa: A002
+    *,
+    schedule_id: int,
+    name: str,
+    time_zone: str | None,
+    weekly: Sequence[Any],
+    exceptions: Sequence[Any],
 ) -> Schedule:
     """Parse the stored JSON shape:
 
@@ -97,7 +105,9 @@ def parse_schedule(
         path = f"weekly.{index}"
         days = raw.get("days") if isinstance(raw, Mapping) else None
         if not isinstance(days, list) or not days or any(d not in WEEKDAYS for d in days):
-            raise ScheduleError(f"{path}.days", f"List days from {', '.join(WEEKDAYS)}.", "invalid_days")
+            raise ScheduleError(
+                f"{path}.days", f"List days from {', '.join(WEEKDAYS)}.", "invalid_days"
+            )
         window = _window(raw, path)
         for day in set(days):
             per_day[WEEKDAYS.index(day)].append(window)
@@ -108,7 +118,9 @@ def parse_schedule(
         try:
             day = date.fromisoformat(raw["date"])
         except (TypeError, KeyError, ValueError) as exc:
-            raise ScheduleError(f"{path}.date", "Use a date such as 2026-12-25.", "invalid_date") from exc
+            raise ScheduleError(
+                f"{path}.date", "Use a date such as 2026-12-25.", "invalid_date"
+            ) from exc
         if day in dated:
             raise ScheduleError(f"{path}.date", "This date is listed twice.", "duplicate_date")
         windows = raw.get("windows", [])
@@ -117,4 +129,6 @@ def parse_schedule(
         dated[day] = _no_overlap(
             (_window(w, f"{path}.windows.{i}") for i, w in enumerate(windows)), f"{path}.windows"
         )
-    return Schedule(id=id, name=name, time_zone=time_zone, weekly=weekly_windows, exceptions=dated)
+    return Schedule(
+        id=schedule_id, name=name, time_zone=time_zone, weekly=weekly_windows, exceptions=dated
+    )

@@ -1,0 +1,412 @@
+"""The classic patterns, and the invariants of every decision (hypothesis)."""
+
+import itertools
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from routing.domain.evaluation import (
+    Call,
+    DeviceInfo,
+    LiveState,
+    RoutingProfile,
+    Treatment,
+    evaluate,
+)
+from routing.domain.plans import (
+    FinalAction,
+    FinalKind,
+    RingPlan,
+    RoutingDocument,
+    Rule,
+    Stage,
+    StageMode,
+    Target,
+    TargetType,
+)
+from tests.routing.builders import OFFICE_HOURS, device, kind, paris, profile, stage
+
+TUESDAY_MORNING = paris(2026, 11, 24, 10, 0)
+TUESDAY_EVENING = paris(2026, 11, 24, 18, 5)
+ALL_LIVE = LiveState(frozenset({1, 2, 3}))
+DESK_AND_LAPTOP_LIVE = LiveState(frozenset({1, 2}))
+
+
+def rings(decision) -> list[tuple[object, int, int, bool]]:
+    return [(b.value, b.start, b.stop, b.wake) for b in decision.branches]
+
+
+OFFICE = {
+    "plans": [
+        {
+            "name": "office",
+            "stages": [
+                stage(15, kind("desk_phone"), kind("softphone")),
+                stage(20, kind("mobile_app")),
+            ],
+            "final": {"action": "voicemail"},
+        },
+        {
+            "name": "mobile only",
+            "stages": [stage(25, kind("mobile_app"))],
+            "final": {"action": "voicemail"},
+        },
+    ],
+    "default_plan": "office",
+    "rules": [
+        {
+            "name": "VIP",
+            "plan": "mobile only",
+            "callers": ["+447911123456", "+4420*"],
+            "overrides_dnd": True,
+        },
+        {"name": "after hours", "plan": "mobile only", "schedule_id": 10, "when": "closed"},
+    ],
+}
+
+
+def test_desk_first_in_office_hours_then_add_mobile_then_voicemail() -> None:
+    decision = evaluate(profile(OFFICE), Call("+33140000000"), TUESDAY_MORNING, ALL_LIVE)
+
+    assert rings(decision) == [(1, 0, 35, False), (2, 0, 35, False), (3, 15, 35, False)]
+    assert (decision.final, decision.final_at, decision.reason) == (
+        FinalAction(FinalKind.VOICEMAIL),
+        35,
+        "no_answer",
+    )
+    assert (decision.plan, decision.rule) == ("office", None)
+    assert decision.trace_lines() == [
+        "Tue 2026-11-24 10:00 Europe/Paris (caller +33140000000).",
+        "Rule 'VIP' did not match (caller +33140000000 not listed).",
+        "Rule 'after hours' did not match (schedule 'office hours' is open).",
+        "No rule matched: default plan 'office'.",
+        "Stage 1 (add, 15 s from 0 s): Desk phone, Laptop.",
+        "Stage 2 (add, 20 s from 15 s): Desk phone, Laptop, Mobile.",
+        "Unanswered after 35 s: voicemail.",
+    ]
+
+
+def test_after_hours_straight_to_mobile_with_a_wake_up_push() -> None:
+    decision = evaluate(
+        profile(OFFICE), Call("+33140000000"), TUESDAY_EVENING, DESK_AND_LAPTOP_LIVE
+    )
+
+    assert rings(decision) == [(3, 0, 25, True)]
+    assert decision.rule == "after hours"
+    lines = decision.trace_lines()
+    assert lines[0].startswith("Tue 2026-11-24 18:05")
+    assert "Rule 'after hours' matched (schedule 'office hours' is closed)." in lines
+    assert "Mobile is not registered: waking it with a push." in lines
+
+
+def test_holiday_counts_as_after_hours() -> None:
+    decision = evaluate(profile(OFFICE), Call("+33140000000"), paris(2026, 12, 25, 10, 0), ALL_LIVE)
+
+    assert decision.rule == "after hours"
+
+
+def test_vip_caller_rings_the_mobile_at_once_even_in_dnd() -> None:
+    dnd = Treatment(dnd=True)
+
+    vip = evaluate(profile(OFFICE, treatment=dnd), Call("+442071838750"), TUESDAY_MORNING, ALL_LIVE)
+    other = evaluate(
+        profile(OFFICE, treatment=dnd), Call("+33140000000"), TUESDAY_MORNING, ALL_LIVE
+    )
+
+    assert rings(vip) == [(3, 0, 25, False)]
+    assert vip.rule == "VIP"
+    assert (
+        "Do-not-disturb is on, but rule 'VIP' lets this caller ring through." in vip.trace_lines()
+    )
+    assert (other.branches, other.reason, other.final.kind) == ((), "dnd", FinalKind.VOICEMAIL)
+
+
+def test_mobile_only_for_field_staff() -> None:
+    field = {
+        "plans": [
+            {
+                "name": "field",
+                "stages": [stage(30, kind("mobile_app"))],
+                "final": {"action": "voicemail"},
+            }
+        ],
+        "default_plan": "field",
+    }
+
+    decision = evaluate(profile(field), Call("+33140000000"), TUESDAY_MORNING, ALL_LIVE)
+
+    assert rings(decision) == [(3, 0, 30, False)]
+
+
+def test_replace_stops_what_rang_before_but_keeps_a_device_that_stays() -> None:
+    document = {
+        "plans": [
+            {
+                "name": "p",
+                "stages": [
+                    stage(10, device(1), device(2)),
+                    stage(10, device(2), device(3), mode="replace"),
+                ],
+                "final": {"action": "forward", "destination": "+33612345678"},
+            }
+        ],
+        "default_plan": "p",
+    }
+
+    decision = evaluate(profile(document), Call(""), TUESDAY_MORNING, ALL_LIVE)
+
+    assert rings(decision) == [(1, 0, 10, False), (2, 0, 20, False), (3, 10, 20, False)]
+    assert decision.final == FinalAction(FinalKind.FORWARD, "+33612345678")
+
+
+def test_unreachable_devices_and_empty_stages_are_skipped() -> None:
+    devices = (
+        DeviceInfo(1, "desk_phone", "Desk phone", "dp1", enabled=False),
+        DeviceInfo(2, "softphone", "Laptop", "sp2"),
+        DeviceInfo(3, "mobile_app", "Mobile", "ma3", revoked=True),
+    )
+    document = {
+        "plans": [
+            {
+                "name": "p",
+                "stages": [
+                    stage(15, kind("desk_phone")),
+                    stage(10, kind("mobile_app")),
+                    stage(20, kind("softphone")),
+                ],
+                "final": {"action": "voicemail"},
+            }
+        ],
+        "default_plan": "p",
+    }
+    p = profile({**document}, devices=devices)
+
+    decision = evaluate(p, Call(""), TUESDAY_MORNING, LiveState(frozenset({2})))
+    nothing = evaluate(p, Call(""), TUESDAY_MORNING, LiveState())
+
+    assert rings(decision) == [(2, 0, 20, False)]  # the caller does not wait 25 s for nothing
+    assert "Desk phone skipped: disabled." in decision.trace_lines()
+    assert "Mobile skipped: revoked." in decision.trace_lines()
+    assert "Stage 1 skipped: nothing in it can ring." in decision.trace_lines()
+    assert (nothing.branches, nothing.final_at, nothing.reason) == ((), 0, "nothing_reachable")
+    assert "Laptop skipped: not registered." in nothing.trace_lines()
+
+
+def test_other_extensions_and_external_numbers_are_branches() -> None:
+    document = {
+        "plans": [
+            {
+                "name": "p",
+                "stages": [
+                    stage(10, {"type": "extension", "extension": "202"}),
+                    stage(10, {"type": "external", "number": "+33 6 12 34 56 78"}),
+                ],
+                "final": {"action": "unavailable"},
+            }
+        ],
+        "default_plan": "p",
+    }
+
+    decision = evaluate(profile(document), Call(""), TUESDAY_MORNING, LiveState())
+
+    assert [(b.type, b.value, b.start, b.stop) for b in decision.branches] == [
+        (TargetType.EXTENSION, "202", 0, 20),
+        (TargetType.EXTERNAL, "+33612345678", 10, 20),
+    ]
+
+
+def test_ring_time_is_capped_by_the_organisation() -> None:
+    document = {
+        "plans": [
+            {
+                "name": "p",
+                "stages": [stage(60, device(1)), stage(60, device(2)), stage(60, device(3))],
+                "final": {"action": "voicemail"},
+            }
+        ],
+        "default_plan": "p",
+    }
+
+    decision = evaluate(profile(document, cap=90), Call(""), TUESDAY_MORNING, ALL_LIVE)
+
+    assert rings(decision) == [(1, 0, 90, False), (2, 60, 90, False)]
+    assert decision.final_at == 90
+    assert (
+        "Ring time capped at 90 s by the organisation: stages from 3 on are dropped."
+        in decision.trace_lines()
+    )
+
+
+def test_busy_treatment() -> None:
+    limited = Treatment(max_concurrent_calls=1)
+    forwarding = Treatment(max_concurrent_calls=1, forward_on_busy="202")
+
+    to_voicemail = evaluate(
+        profile(OFFICE, treatment=limited), Call("", active_calls=1), TUESDAY_MORNING, ALL_LIVE
+    )
+    forwarded = evaluate(
+        profile(OFFICE, treatment=forwarding), Call("", active_calls=1), TUESDAY_MORNING, ALL_LIVE
+    )
+    free = evaluate(
+        profile(OFFICE, treatment=limited), Call("", active_calls=0), TUESDAY_MORNING, ALL_LIVE
+    )
+
+    assert (to_voicemail.branches, to_voicemail.reason, to_voicemail.final.kind) == (
+        (),
+        "busy",
+        FinalKind.VOICEMAIL,
+    )
+    assert forwarded.final == FinalAction(FinalKind.FORWARD, "202")
+    assert len(free.branches) == 3
+
+
+def test_forward_on_no_answer_replaces_the_final_action() -> None:
+    decision = evaluate(
+        profile(OFFICE, treatment=Treatment(forward_on_no_answer="+33612345678")),
+        Call(""),
+        TUESDAY_MORNING,
+        ALL_LIVE,
+    )
+
+    assert decision.final == FinalAction(FinalKind.FORWARD, "+33612345678")
+    assert decision.final_at == 35
+
+
+def test_dnd_until_expires() -> None:
+    until = TUESDAY_MORNING + timedelta(minutes=30)
+    p = profile(OFFICE, treatment=Treatment(dnd=True, dnd_until=until))
+
+    assert evaluate(p, Call(""), until - timedelta(seconds=1), ALL_LIVE).reason == "dnd"
+    assert evaluate(p, Call(""), until, ALL_LIVE).reason == "no_answer"
+
+
+def test_anonymous_callers_can_be_matched() -> None:
+    document = {
+        **OFFICE,
+        "plans": [*OFFICE["plans"], {"name": "reject", "stages": [], "final": {"action": "busy"}}],
+        "rules": [{"name": "no withheld numbers", "plan": "reject", "callers": ["anonymous"]}],
+    }
+
+    withheld = evaluate(profile(document), Call(""), TUESDAY_MORNING, ALL_LIVE)
+    shown = evaluate(profile(document), Call("+33140000000"), TUESDAY_MORNING, ALL_LIVE)
+
+    assert (withheld.final.kind, withheld.branches) == (FinalKind.BUSY, ())
+    assert shown.plan == "office"
+
+
+# --- Invariants ---------------------------------------------------------------------------
+
+KINDS = ("desk_phone", "softphone", "mobile_app", "web_softphone")
+
+devices_strategy = st.lists(
+    st.builds(
+        lambda i, k, enabled, revoked, push: DeviceInfo(
+            i, k, f"D{i}", f"u{i}", enabled, revoked, push
+        ),
+        st.just(0),
+        st.sampled_from(KINDS),
+        st.booleans(),
+        st.booleans(),
+        st.booleans(),
+    ),
+    min_size=0,
+    max_size=6,
+).map(
+    lambda ds: tuple(
+        DeviceInfo(n + 1, d.kind, f"D{n + 1}", f"u{n + 1}", d.enabled, d.revoked, d.push_capable)
+        for n, d in enumerate(ds)
+    )
+)
+
+target_strategy = st.one_of(
+    st.builds(lambda i: Target(TargetType.DEVICE, i), st.integers(min_value=1, max_value=6)),
+    st.builds(lambda k: Target(TargetType.DEVICE_KIND, k), st.sampled_from(KINDS)),
+    st.builds(lambda n: Target(TargetType.EXTENSION, n), st.sampled_from(["202", "300"])),
+)
+stage_strategy = st.builds(
+    lambda s, m, ts: Stage(s, m, tuple(dict.fromkeys(ts))),
+    st.integers(min_value=5, max_value=120),
+    st.sampled_from(list(StageMode)),
+    st.lists(target_strategy, min_size=1, max_size=4),
+)
+plan_strategy = st.builds(
+    lambda stages: RingPlan("p", tuple(stages), FinalAction(FinalKind.VOICEMAIL)),
+    st.lists(stage_strategy, min_size=0, max_size=6),
+)
+treatment_strategy = st.builds(
+    Treatment,
+    dnd=st.booleans(),
+    forward_always=st.one_of(st.none(), st.just("+33612345678")),
+    forward_on_busy=st.one_of(st.none(), st.just("202")),
+    forward_on_no_answer=st.one_of(st.none(), st.just("300")),
+    max_concurrent_calls=st.one_of(st.none(), st.integers(min_value=1, max_value=3)),
+)
+instants = st.datetimes(
+    min_value=datetime(2026, 1, 1),  # noqa: DTZ001 - hypothesis wants naive bounds
+    max_value=datetime(2027, 12, 31),  # noqa: DTZ001
+    timezones=st.just(UTC),
+)
+
+
+@st.composite
+def scenarios(draw):
+    devices = draw(devices_strategy)
+    plan = draw(plan_strategy)
+    vip = Rule("vip", "p", callers=frozenset({"+447911123456"}), overrides_dnd=draw(st.booleans()))
+    hours = Rule("hours", "p", schedule_id=10, when_open=draw(st.booleans()))
+    profile_ = RoutingProfile(
+        user_id=1,
+        time_zone=draw(st.sampled_from(["Europe/Paris", "America/New_York", "Asia/Kolkata"])),
+        max_ring_seconds=draw(st.integers(min_value=10, max_value=300)),
+        document=RoutingDocument(plans={"p": plan}, default_plan="p", rules=(vip, hours)),
+        schedules={10: OFFICE_HOURS},
+        devices=devices,
+        treatment=draw(treatment_strategy),
+    )
+    call = Call(
+        draw(st.sampled_from(["", "+447911123456", "+33140000000"])), draw(st.integers(0, 4))
+    )
+    live = LiveState(frozenset(draw(st.sets(st.integers(min_value=1, max_value=6)))))
+    return profile_, call, draw(instants), live
+
+
+@settings(max_examples=400)
+@given(scenarios())
+def test_decision_invariants(scenario) -> None:
+    p, call, instant, live = scenario
+    decision = evaluate(p, call, instant, live)
+
+    # Deterministic.
+    assert evaluate(p, call, instant, live) == decision
+    # Never longer than the organisation's cap; final action when the last branch stops.
+    assert 0 <= decision.final_at <= p.max_ring_seconds
+    for branch in decision.branches:
+        assert 0 <= branch.start < branch.stop <= decision.final_at
+    if decision.branches:
+        assert decision.final_at == max(b.stop for b in decision.branches)
+    # A target never rings twice at the same time.
+    by_target: dict = {}
+    for branch in decision.branches:
+        by_target.setdefault((branch.type, branch.value), []).append((branch.start, branch.stop))
+    for intervals in by_target.values():
+        intervals.sort()
+        for (_, stop), (start, _) in itertools.pairwise(intervals):
+            assert stop <= start
+    # Only reachable devices ring; a device rings with a wake-up exactly when it is not registered.
+    devices = {d.id: d for d in p.devices}
+    for branch in decision.branches:
+        if branch.type is TargetType.DEVICE:
+            dev = devices[branch.value]
+            assert dev.enabled
+            assert not dev.revoked
+            assert dev.id in live.registered or dev.push_capable
+            assert branch.wake is (dev.id not in live.registered)
+    # Forward-always wins over everything; DND wins unless a matching rule overrides it.
+    if p.treatment.forward_always:
+        assert (decision.branches, decision.reason) == ((), "forward_always")
+        assert decision.final == FinalAction(FinalKind.FORWARD, p.treatment.forward_always)
+    elif p.treatment.dnd and not (decision.rule == "vip" and p.document.rules[0].overrides_dnd):
+        assert (decision.branches, decision.reason) == ((), "dnd")
+    # The trace always renders.
+    assert all(isinstance(line, str) and line for line in decision.trace_lines())
