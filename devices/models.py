@@ -106,3 +106,27 @@ class PushBinding(models.Model):
     @property
     def is_dead(self) -> bool:
         return self.dead_at is not None
+
+
+class Registration(models.Model):
+    """A live SIP registration (contact binding) of a device, as the engine reported it."""
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="registrations")
+    contact = models.CharField(max_length=512)
+    expires_at = models.DateTimeField(db_index=True)
+    source_address = models.GenericIPAddressField(null=True, blank=True)
+    source_port = models.PositiveIntegerField(null=True, blank=True)
+    transport = models.CharField(max_length=8, blank=True)
+    user_agent = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=("device", "contact"), name="registration_contact_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.device_id} at {self.contact}"

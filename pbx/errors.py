@@ -28,3 +28,11 @@ class Unauthenticated(DomainError):
     """The credentials presented cannot be used (expired, revoked, wrong). 401."""
 
     code = "not_authenticated"
+
+
+class FieldErrors(DomainError):
+    """Several fields are wrong at once: `errors` maps a dotted path to [(code, message)]."""
+
+    def __init__(self, errors: dict[str, list[tuple[str, str]]], *, prefix: str = "") -> None:
+        super().__init__("The request has invalid fields.", code="invalid")
+        self.errors = {f"{prefix}{path}": items for path, items in errors.items()}

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "pbx.directory",
     "pbx.tokens",
     "devices",
+    "routing",
 ]
 
 MIDDLEWARE = [

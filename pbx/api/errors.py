@@ -14,7 +14,7 @@ from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from pbx.errors import Conflict, DomainError, Unauthenticated
+from pbx.errors import Conflict, DomainError, FieldErrors, Unauthenticated
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +66,14 @@ def _body(
 
 
 def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response:
+    if isinstance(exc, FieldErrors):
+        all_fields = {
+            path: [{"code": code, "detail": message} for code, message in items]
+            for path, items in exc.errors.items()
+        }
+        return Response(
+            _body("invalid", exc.detail, all_fields), status=status.HTTP_400_BAD_REQUEST
+        )
     if isinstance(exc, DomainError):
         fields = {exc.field: [{"code": exc.code, "detail": exc.detail}]} if exc.field else None
         http_status: int = status.HTTP_400_BAD_REQUEST

@@ -33,6 +33,11 @@ class Tenant(models.Model):
     max_devices_per_user = models.PositiveSmallIntegerField(
         default=10, validators=[MinValueValidator(1), MaxValueValidator(100)]
     )
+    max_ring_seconds = models.PositiveSmallIntegerField(
+        default=180,
+        validators=[MinValueValidator(10), MaxValueValidator(600)],
+        help_text="Longest a call may ring before its final action, whatever the plan says.",
+    )
     allowed_registration_networks = models.JSONField(
         default=list,
         blank=True,

@@ -422,3 +422,58 @@ def default_document() -> dict[str, Any]:
 
 def referenced_schedule_ids(document: RoutingDocument) -> set[int]:
     return {r.schedule_id for r in document.rules if r.schedule_id is not None}
+
+
+def _dump_target(target: Target) -> dict[str, Any]:
+    key = {
+        TargetType.DEVICE: "device_id",
+        TargetType.DEVICE_KIND: "kind",
+        TargetType.EXTENSION: "extension",
+        TargetType.EXTERNAL: "number",
+    }[target.type]
+    return {"type": target.type.value, key: target.value}
+
+
+def _dump_rule(rule: Rule) -> dict[str, Any]:
+    data: dict[str, Any] = {"name": rule.name, "plan": rule.plan}
+    if rule.schedule_id is not None:
+        data["schedule_id"] = rule.schedule_id
+        data["when"] = "open" if rule.when_open else "closed"
+    if rule.has_caller_condition:
+        data["callers"] = sorted(rule.callers) + [f"{p}*" for p in rule.caller_prefixes]
+    data["overrides_dnd"] = rule.overrides_dnd
+    data["enabled"] = rule.enabled
+    return data
+
+
+def dump_routing_document(document: RoutingDocument) -> dict[str, Any]:
+    """The canonical JSON form (normalised numbers, explicit modes); parsing it gives it back."""
+    return {
+        "plans": [
+            {
+                "name": plan.name,
+                "stages": [
+                    {
+                        "seconds": stage.seconds,
+                        "mode": stage.mode.value,
+                        "targets": [_dump_target(t) for t in stage.targets],
+                    }
+                    for stage in plan.stages
+                ],
+                "final": {"action": plan.final.kind.value}
+                | ({"destination": plan.final.destination} if plan.final.destination else {}),
+            }
+            for plan in document.plans.values()
+        ],
+        "default_plan": document.default_plan,
+        "rules": [_dump_rule(rule) for rule in document.rules],
+    }
+
+
+def check_destination(raw: Any, ctx: DocumentContext, path: str) -> str:
+    """Validate one forward destination (DND/forwarding settings); raise DocumentInvalid."""
+    errors = _Errors()
+    destination = _destination(raw, ctx, path, errors)
+    if destination is None:
+        raise DocumentInvalid(errors.items)
+    return destination
