@@ -20,6 +20,7 @@ from pbx.directory.models import User
 from pbx.errors import Conflict, DomainError
 from pbx.events.publish import send_event_on_commit
 from pbx.persistence import model_update, unique_violation_as
+from routing import cache as routing_cache
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,8 @@ def device_create(
 
 
 def _publish(device: Device, event_type: str) -> None:
+    """Tell the owner's apps, and recompile the owner's routing, once the change commits."""
+    routing_cache.invalidate_users([device.user_id])
     send_event_on_commit(
         user_ids=[device.user_id],
         type=event_type,
@@ -221,6 +224,7 @@ def push_binding_register(
     PushBinding.objects.filter(provider=provider_enum.value, token=normalised).exclude(
         device=device
     ).delete()
+    routing_cache.invalidate_users([device.user_id])  # push capability changes who can be woken
     binding, _ = PushBinding.objects.update_or_create(
         device=device,
         defaults={
@@ -237,5 +241,6 @@ def push_binding_register(
 
 
 def push_binding_delete(*, device: Device) -> bool:
+    routing_cache.invalidate_users([device.user_id])
     deleted, _ = PushBinding.objects.filter(device=device).delete()
     return bool(deleted)

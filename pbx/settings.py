@@ -172,6 +172,12 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 PBX_ACCESS_TOKEN_TTL = env.int("PBX_ACCESS_TOKEN_TTL", default=15 * 60)
 PBX_REFRESH_TOKEN_TTL = env.int("PBX_REFRESH_TOKEN_TTL", default=30 * 24 * 3600)
 
+# Shared secret the engine presents on the internal API (route decisions, call events).
+if IS_PRODUCTION:
+    PBX_ENGINE_TOKEN = env.str("PBX_ENGINE_TOKEN")
+else:
+    PBX_ENGINE_TOKEN = env.str("PBX_ENGINE_TOKEN", default="development-engine-token")
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True

@@ -5,6 +5,7 @@ from django.urls import include, path
 
 from pbx import health
 from pbx.api.errors import not_found_view, server_error_view
+from routing.engine_api import route_decision_view
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -12,6 +13,8 @@ urlpatterns = [
     path("api-auth/", include("rest_framework.urls", namespace="rest_framework")),
     path("health/", health.health, name="health"),
     path("health/live", health.live, name="health-live"),
+    # Internal engine API: never exposed publicly (deploy/production/nginx blocks /internal/).
+    path("internal/engine/route-decisions", route_decision_view, name="engine-route-decision"),
 ]
 if settings.DEBUG:  # production serves /static/ from the reverse proxy (deploy/production)
     urlpatterns += staticfiles_urlpatterns()

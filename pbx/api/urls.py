@@ -7,6 +7,7 @@ from rest_framework.routers import DefaultRouter
 from devices.api import DeviceViewSet
 from pbx.directory import api as directory
 from pbx.tokens import api as tokens
+from routing import api as routing
 
 router = DefaultRouter(trailing_slash=False)
 router.register("tenants", directory.TenantViewSet, basename="tenant")
@@ -15,6 +16,8 @@ router.register("extensions", directory.ExtensionViewSet, basename="extension")
 router.register("phone-numbers", directory.PhoneNumberViewSet, basename="phone-number")
 router.register("devices", DeviceViewSet, basename="device")
 router.register("me/sessions", tokens.MySessionViewSet, basename="my-session")
+router.register("schedules", routing.ScheduleViewSet, basename="schedule")
+router.register("routing-templates", routing.RoutingTemplateViewSet, basename="routing-template")
 
 urlpatterns = [
     path("auth/tokens", tokens.TokenCreateView.as_view(), name="auth-tokens"),
@@ -23,6 +26,17 @@ urlpatterns = [
     path("me", directory.MeView.as_view(), name="me"),
     path("me/extensions", directory.MyExtensionsView.as_view(), name="me-extensions"),
     path("tenant", directory.MyTenantView.as_view(), name="tenant-current"),
+    path("users/<str:user>/routing", routing.UserRoutingView.as_view(), name="user-routing"),
+    path(
+        "users/<str:user>/routing/document",
+        routing.UserRoutingDocumentView.as_view(),
+        name="user-routing-document",
+    ),
+    path(
+        "users/<str:user>/routing/simulate",
+        routing.UserRoutingSimulateView.as_view(),
+        name="user-routing-simulate",
+    ),
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),

@@ -79,6 +79,7 @@ class TenantOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
             "sip_domain",
             "time_zone",
             "max_devices_per_user",
+            "max_ring_seconds",
             "allowed_registration_networks",
             "is_active",
             "created_at",
@@ -91,6 +92,7 @@ class TenantCreateInput(StrictSerializer):
     sip_domain = SipDomainField()
     time_zone = TimeZoneField(default="UTC")
     max_devices_per_user = serializers.IntegerField(min_value=1, max_value=100, default=10)
+    max_ring_seconds = serializers.IntegerField(min_value=10, max_value=600, default=180)
     allowed_registration_networks = NetworkListField()
 
 
@@ -100,6 +102,7 @@ class TenantUpdateInput(StrictSerializer):
     name = serializers.CharField(max_length=120, required=False)
     time_zone = TimeZoneField(required=False)
     max_devices_per_user = serializers.IntegerField(min_value=1, max_value=100, required=False)
+    max_ring_seconds = serializers.IntegerField(min_value=10, max_value=600, required=False)
     allowed_registration_networks = NetworkListField()
 
 

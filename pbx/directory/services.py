@@ -15,6 +15,7 @@ from pbx.directory.models import Extension, PhoneNumber, Tenant, User
 from pbx.errors import Conflict, DomainError
 from pbx.persistence import model_update, unique_violation_as
 from pbx.tokens.services import api_sessions_revoke_for_user
+from routing import cache as routing_cache
 
 
 def _sip_domain_unique() -> AbstractContextManager[None]:
@@ -38,6 +39,7 @@ def tenant_create(
     sip_domain: str,
     time_zone: str = "UTC",
     max_devices_per_user: int = 10,
+    max_ring_seconds: int = 180,
     allowed_registration_networks: Sequence[str] = (),
 ) -> Tenant:
     tenant = Tenant(
@@ -45,6 +47,7 @@ def tenant_create(
         sip_domain=domain.normalise_sip_domain(sip_domain),
         time_zone=domain.validate_time_zone(time_zone),
         max_devices_per_user=max_devices_per_user,
+        max_ring_seconds=max_ring_seconds,
         allowed_registration_networks=normalise_networks(allowed_registration_networks),
     )
     tenant.full_clean(exclude=["sip_domain"])
@@ -77,10 +80,12 @@ def tenant_update(*, tenant: Tenant, data: Mapping[str, Any]) -> Tenant:
                 "sip_domain",
                 "time_zone",
                 "max_devices_per_user",
+                "max_ring_seconds",
                 "allowed_registration_networks",
                 "is_active",
             },
         )
+    routing_cache.invalidate_tenant(tenant.pk)  # time zone and ring-time cap feed every decision
     return tenant
 
 
@@ -166,6 +171,8 @@ def user_update(*, user: User, data: Mapping[str, Any]) -> User:
     )
     if "is_active" in changed and not user.is_active:
         api_sessions_revoke_for_user(user=user, reason="user_deactivated")
+    if "time_zone" in changed:
+        routing_cache.invalidate_users([user.pk])
     return user
 
 

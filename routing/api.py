@@ -1,0 +1,227 @@
+"""REST endpoints of routing: a person's routing (document, DND, forwarding), the "why did it
+ring" simulator, schedules and templates. `users/me/...` is the caller's own."""
+
+from typing import Any
+
+from django.http import Http404
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from pbx.api.permissions import IsTenantUser, acting_tenant, acting_user
+from pbx.api.views import AdminWritesOnly, ResourceViewSet
+from pbx.directory.models import User
+from pbx.directory.selectors import user_list
+from routing import selectors, services
+from routing.decision_json import decision_json
+from routing.decisions import route_simulate
+from routing.models import RoutingProfile, RoutingTemplate, Schedule
+from routing.profiles import effective_document
+from routing.serializers import (
+    DecisionOutput,
+    DocumentInput,
+    RoutingOutput,
+    RoutingUpdateInput,
+    ScheduleInput,
+    ScheduleOutput,
+    ScheduleUpdateInput,
+    SimulateInput,
+    TemplateInput,
+    TemplateOutput,
+    TemplateUpdateInput,
+    routing_output,
+)
+
+USER_PARAMETER = OpenApiParameter(
+    "user", str, OpenApiParameter.PATH, description="A user id, or `me`."
+)
+
+
+def subject(request: Request, user: str) -> User:
+    """The person whose routing is addressed: `me`, or a user the caller may see (else 404)."""
+    actor = acting_user(request)
+    if user == "me":
+        return actor
+    if not user.isdigit():
+        raise Http404
+    found = user_list(tenant=acting_tenant(request), actor=actor).filter(pk=int(user)).first()
+    if found is None:
+        raise Http404
+    return found
+
+
+def _validated(serializer_class: Any, request: Request) -> dict[str, Any]:
+    serializer = serializer_class(data=request.data, context={"request": request})
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def _render(user: User) -> Response:
+    stored = RoutingProfile.objects.select_related("template").filter(user=user).first()
+    document, source = effective_document(user=user, stored=stored)
+    return Response(
+        routing_output(user_id=user.pk, stored=stored, document=document, source=source)
+    )
+
+
+class UserRoutingView(APIView):
+    """A person's routing: the document in effect, and DND / forwarding / call limit."""
+
+    permission_classes = [IsTenantUser]
+
+    @extend_schema(
+        parameters=[USER_PARAMETER], responses=RoutingOutput, operation_id="routing_retrieve"
+    )
+    def get(self, request: Request, user: str) -> Response:
+        return _render(subject(request, user))
+
+    @extend_schema(
+        parameters=[USER_PARAMETER],
+        request=RoutingUpdateInput,
+        responses=RoutingOutput,
+        operation_id="routing_update",
+    )
+    def patch(self, request: Request, user: str) -> Response:
+        person = subject(request, user)
+        data = _validated(RoutingUpdateInput, request)
+        if "template" in data:
+            if not acting_user(request).is_tenant_admin:
+                raise PermissionDenied(
+                    "Only an administrator assigns templates.", code="admin_only_field"
+                )
+            services.routing_template_assign(user=person, template=data.pop("template"))
+        if data:
+            services.routing_treatment_update(user=person, data=data)
+        return _render(person)
+
+
+class UserRoutingDocumentView(APIView):
+    """PUT your own document (overrides the template); DELETE it to follow the template again."""
+
+    permission_classes = [IsTenantUser]
+
+    @extend_schema(
+        parameters=[USER_PARAMETER],
+        request=DocumentInput,
+        responses=RoutingOutput,
+        operation_id="routing_document_set",
+    )
+    def put(self, request: Request, user: str) -> Response:
+        person = subject(request, user)
+        services.routing_document_set(
+            user=person, document=_validated(DocumentInput, request)["document"]
+        )
+        return _render(person)
+
+    @extend_schema(
+        parameters=[USER_PARAMETER],
+        request=None,
+        responses=RoutingOutput,
+        operation_id="routing_document_reset",
+    )
+    def delete(self, request: Request, user: str) -> Response:
+        person = subject(request, user)
+        services.routing_document_reset(user=person)
+        return _render(person)
+
+
+class UserRoutingSimulateView(APIView):
+    """What would happen if this caller called at this instant: branches, final action, trace.
+    Places no call."""
+
+    permission_classes = [IsTenantUser]
+
+    @extend_schema(
+        parameters=[USER_PARAMETER],
+        request=SimulateInput,
+        responses=DecisionOutput,
+        operation_id="routing_simulate",
+    )
+    def post(self, request: Request, user: str) -> Response:
+        person = subject(request, user)
+        data = _validated(SimulateInput, request)
+        registered = data.get("registered_device_ids")
+        routed = route_simulate(
+            user=person,
+            caller=data["caller"],
+            at=data.get("at") or timezone.now(),
+            registered=frozenset(registered) if registered is not None else None,
+            active_calls=data["active_calls"],
+        )
+        return Response(decision_json(routed, with_trace=True))
+
+
+class ScheduleViewSet(ResourceViewSet):
+    """Shared schedules (office hours, holidays) and personal ones."""
+
+    model = Schedule
+    selector = staticmethod(selectors.schedule_list)
+    serializer_class = ScheduleOutput
+    ordering_fields = ("name",)
+
+    def _writable(self, schedule: Schedule) -> Schedule:
+        actor = acting_user(self.request)
+        if schedule.owner_id != actor.pk and not (
+            schedule.owner_id is None and actor.is_tenant_admin
+        ):
+            raise PermissionDenied("Only an administrator may change shared schedules.")
+        return schedule
+
+    @extend_schema(request=ScheduleInput, responses={201: ScheduleOutput})
+    def create(self, request: Request) -> Response:
+        data = self.validated(ScheduleInput)
+        shared = data.pop("shared")
+        actor = acting_user(request)
+        if shared and not actor.is_tenant_admin:
+            raise PermissionDenied("Only an administrator may create shared schedules.")
+        schedule = services.schedule_create(
+            tenant=acting_tenant(request), owner=None if shared else actor, **data
+        )
+        return Response(self.output(schedule), status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=ScheduleUpdateInput, responses=ScheduleOutput)
+    def partial_update(self, request: Request, pk: str) -> Response:
+        schedule = self._writable(self.get_object())
+        return Response(
+            self.output(
+                services.schedule_update(
+                    schedule=schedule, data=self.validated(ScheduleUpdateInput)
+                )
+            )
+        )
+
+    def destroy(self, request: Request, pk: str) -> Response:
+        services.schedule_delete(schedule=self._writable(self.get_object()))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class RoutingTemplateViewSet(ResourceViewSet):
+    """Named routing patterns. Everyone reads them; tenant admins write them."""
+
+    model = RoutingTemplate
+    selector = staticmethod(selectors.template_list)
+    serializer_class = TemplateOutput
+    permission_classes = [IsTenantUser, AdminWritesOnly]
+    ordering_fields = ("name",)
+
+    @extend_schema(request=TemplateInput, responses={201: TemplateOutput})
+    def create(self, request: Request) -> Response:
+        template = services.routing_template_create(
+            tenant=acting_tenant(request), **self.validated(TemplateInput)
+        )
+        return Response(self.output(template), status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=TemplateUpdateInput, responses=TemplateOutput)
+    def partial_update(self, request: Request, pk: str) -> Response:
+        template = services.routing_template_update(
+            template=self.get_object(), data=self.validated(TemplateUpdateInput)
+        )
+        return Response(self.output(template))
+
+    def destroy(self, request: Request, pk: str) -> Response:
+        services.routing_template_delete(template=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)

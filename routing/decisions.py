@@ -1,0 +1,70 @@
+"""Route decisions for real calls (the engine asks) and simulated ones (people ask why)."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from devices.selectors import registered_device_ids
+from pbx.directory.models import Extension, PhoneNumber, User
+from routing.domain.evaluation import Call, Decision, LiveState, RoutingProfile, evaluate
+from routing.profiles import routing_profile_for
+
+
+@dataclass(frozen=True)
+class Destination:
+    tenant_id: int
+    user_id: int
+    extension: str
+
+
+def destination_resolve(*, domain: str, called: str) -> Destination | None:
+    """`201` (an extension) or `+33140000000` (a DID) within the tenant of `domain`."""
+    if called.startswith("+"):
+        row = (
+            PhoneNumber.objects.filter(
+                number=called, tenant__sip_domain=domain, extension__isnull=False
+            )
+            .values_list("tenant_id", "extension__owner_id", "extension__number")
+            .first()
+        )
+    else:
+        row = (
+            Extension.objects.filter(number=called, tenant__sip_domain=domain)
+            .values_list("tenant_id", "owner_id", "number")
+            .first()
+        )
+    return Destination(*row) if row else None
+
+
+@dataclass(frozen=True)
+class RoutedCall:
+    destination: Destination
+    profile: RoutingProfile
+    decision: Decision
+
+
+def route_decision(
+    *, destination: Destination, caller: str, active_calls: int, now: datetime
+) -> RoutedCall:
+    profile = routing_profile_for(user_id=destination.user_id, tenant_id=destination.tenant_id)
+    live = LiveState(registered_device_ids(user_id=destination.user_id, now=now))
+    decision = evaluate(profile, Call(caller, active_calls), now, live)
+    return RoutedCall(destination, profile, decision)
+
+
+def route_simulate(
+    *,
+    user: User,
+    caller: str,
+    at: datetime,
+    registered: frozenset[int] | None,
+    active_calls: int = 0,
+) -> RoutedCall:
+    """What would happen if `caller` called `user` at `at`; live state as given or as it is now."""
+    assert user.tenant_id is not None  # noqa: S101 - callers check the tenant
+    extension = user.extensions.order_by("number").values_list("number", flat=True).first() or ""
+    destination = Destination(user.tenant_id, user.pk, extension)
+    profile = routing_profile_for(user_id=user.pk, tenant_id=user.tenant_id)
+    if registered is None:
+        registered = registered_device_ids(user_id=user.pk, now=at)
+    decision = evaluate(profile, Call(caller, active_calls), at, LiveState(registered))
+    return RoutedCall(destination, profile, decision)

@@ -1,0 +1,77 @@
+"""The internal route-decision endpoint the engine calls for every new call.
+
+Never public (see deploy/production/nginx): authenticated with the engine's shared token.
+A plain Django view, not DRF: it is on the hot path of every call and needs only JSON in and
+out. Errors keep the API's `{code, detail}` shape.
+"""
+
+import hmac
+import json
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from routing.decision_json import decision_json
+from routing.decisions import destination_resolve, route_decision
+
+MAX_BODY = 4096
+
+
+def _error(status: int, code: str, detail: str) -> JsonResponse:
+    return JsonResponse({"code": code, "detail": detail}, status=status)
+
+
+def _authorised(request: HttpRequest) -> bool:
+    presented = request.headers.get("X-Engine-Token", "")
+    return bool(settings.PBX_ENGINE_TOKEN) and hmac.compare_digest(
+        presented.encode(), settings.PBX_ENGINE_TOKEN.encode()
+    )
+
+
+def _text(body: dict[str, Any], key: str, limit: int, *, required: bool) -> str:
+    value = body.get(key, "")
+    if not isinstance(value, str) or len(value) > limit or (required and not value):
+        raise ValueError(key)
+    return value
+
+
+@csrf_exempt
+@require_POST
+def route_decision_view(request: HttpRequest) -> JsonResponse:
+    if not _authorised(request):
+        return _error(401, "not_authenticated", "Missing or wrong engine token.")
+    if len(request.body) > MAX_BODY:
+        return _error(413, "too_large", "The request body is too large.")
+    try:
+        body = json.loads(request.body)
+        if not isinstance(body, dict):
+            raise TypeError
+    except (ValueError, TypeError):
+        return _error(400, "malformed_request", "Send a JSON object.")
+    try:
+        domain = _text(body, "domain", 253, required=True).lower()
+        called = _text(body, "called", 32, required=True)
+        caller = _text(body, "caller", 64, required=False)
+        active_calls = body.get("active_calls", 0)
+        if (
+            not isinstance(active_calls, int)
+            or isinstance(active_calls, bool)
+            or not 0 <= active_calls < 1000
+        ):
+            raise ValueError("active_calls")
+    except ValueError as exc:
+        return _error(400, "invalid", f"Field {exc} is missing or invalid.")
+
+    destination = destination_resolve(domain=domain, called=called)
+    if destination is None:
+        return _error(404, "unknown_destination", f"No extension or number {called} at {domain}.")
+    routed = route_decision(
+        destination=destination, caller=caller, active_calls=active_calls, now=timezone.now()
+    )
+    result = decision_json(routed, with_trace=request.GET.get("trace") == "1")
+    result["call_id"] = body.get("call_id") if isinstance(body.get("call_id"), str) else None
+    return JsonResponse(result)
