@@ -2,7 +2,9 @@
 
 A cached entry is `(user generation, tenant generation, profile)`. Writers bump the user's
 generation (their devices, plan, DND changed) or the tenant's (a template, a shared schedule,
-the ring-time cap changed) after commit. A reader fetches both counters and the entry in one
+the ring-time cap changed) when they write and again after commit: the first bump makes the
+writing request see its own change, the second evicts a profile another process may have
+compiled from the old rows in between. A reader fetches both counters and the entry in one
 round trip (MGET) and uses the entry only if both generations still match, so a profile compiled
 from data read before a concurrent write is never served after it.
 """
@@ -50,17 +52,20 @@ def _bump(key: str) -> None:
         cache.set(key, 1, None)
 
 
-def invalidate_users(user_ids: Iterable[int]) -> None:
-    """After the current transaction commits, forget the compiled profiles of these users."""
-    keys = [_user_gen(user_id) for user_id in set(user_ids)]
-
+def _bump_now_and_after_commit(keys: list[str]) -> None:
     def bump_all() -> None:
         for key in keys:
             _bump(key)
 
+    bump_all()
     transaction.on_commit(bump_all)
 
 
+def invalidate_users(user_ids: Iterable[int]) -> None:
+    """Forget the compiled profiles of these users (now, and once the transaction commits)."""
+    _bump_now_and_after_commit([_user_gen(user_id) for user_id in set(user_ids)])
+
+
 def invalidate_tenant(tenant_id: int) -> None:
-    key = _tenant_gen(tenant_id)
-    transaction.on_commit(lambda: _bump(key))
+    """Forget the compiled profiles of everyone in the organisation."""
+    _bump_now_and_after_commit([_tenant_gen(tenant_id)])

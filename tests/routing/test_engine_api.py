@@ -1,0 +1,180 @@
+"""The internal route-decision endpoint the engine calls for each new call."""
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from devices.models import Device, Registration
+from devices.services import device_revoke
+from pbx.directory.models import User
+from pbx.directory.services import tenant_update
+from routing.services import routing_document_set
+from tests.factories import ExtensionFactory, PhoneNumberFactory, UserFactory, make_device
+
+pytestmark = pytest.mark.django_db
+URL = "/internal/engine/route-decisions"
+TOKEN = {"HTTP_X_ENGINE_TOKEN": "development-engine-token"}
+
+
+def ask(body: object, *, token: dict | None = None, raw: str | None = None, query: str = ""):
+    return Client().post(
+        URL + query,
+        raw if raw is not None else json.dumps(body),
+        content_type="application/json",
+        **(TOKEN if token is None else token),
+    )
+
+
+def register(device: Device) -> None:
+    Registration.objects.create(
+        device=device,
+        contact=f"sip:{device.sip_username}@192.0.2.1",
+        expires_at=timezone.now() + timedelta(minutes=5),
+    )
+
+
+@pytest.fixture
+def alice(tenant) -> User:
+    user = UserFactory(tenant=tenant, email="alice@example.com")
+    ExtensionFactory(owner=user, number="201")
+    return user
+
+
+def test_decision_for_an_extension(alice: User) -> None:
+    desk = make_device(alice, kind=Device.Kind.DESK_PHONE, label="Desk")
+    laptop = make_device(alice, kind=Device.Kind.SOFTPHONE, label="Laptop")
+    make_device(alice, kind=Device.Kind.WEB_SOFTPHONE, label="Browser")  # not registered: skipped
+    register(desk)
+    register(laptop)
+
+    response = ask(
+        {
+            "call_id": "abc@host",
+            "domain": alice.tenant.sip_domain.upper(),
+            "called": "201",
+            "caller": "+33140000000",
+        }
+    )
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["call_id"] == "abc@host"
+    assert (body["user_id"], body["extension"], body["plan"], body["reason"]) == (
+        alice.pk,
+        "201",
+        "ring all",
+        "no_answer",
+    )
+    assert sorted(
+        (b["sip_username"], b["start_ms"], b["stop_ms"], b["wake"]) for b in body["branches"]
+    ) == sorted([(desk.sip_username, 0, 30000, False), (laptop.sip_username, 0, 30000, False)])
+    assert body["final"] == {"action": "voicemail", "destination": None, "at_ms": 30000}
+    assert "trace" not in body
+    assert (
+        "Browser skipped: not registered."
+        in ask({"domain": alice.tenant.sip_domain, "called": "201"}, query="?trace=1").json()[
+            "trace"
+        ]
+    )
+
+
+def test_decision_for_a_did(alice: User) -> None:
+    PhoneNumberFactory(extension=alice.extensions.get(), number="+33140000201")
+
+    response = ask({"domain": alice.tenant.sip_domain, "called": "+33140000201"})
+
+    assert response.status_code == 200
+    assert response.json()["extension"] == "201"
+
+
+def test_another_tenants_extension_is_unknown(alice: User, other_tenant) -> None:
+    response = ask({"domain": other_tenant.sip_domain, "called": "201"})
+
+    assert response.status_code == 404
+    assert response.json()["code"] == "unknown_destination"
+
+
+@pytest.mark.parametrize(
+    ("token", "status", "code"),
+    [({}, 401, "not_authenticated"), ({"HTTP_X_ENGINE_TOKEN": "wrong"}, 401, "not_authenticated")],
+)
+def test_the_engine_must_authenticate(alice: User, token: dict, status: int, code: str) -> None:
+    response = ask({"domain": alice.tenant.sip_domain, "called": "201"}, token=token)
+
+    assert (response.status_code, response.json()["code"]) == (status, code)
+
+
+@pytest.mark.parametrize(
+    ("raw", "status", "code"),
+    [
+        ("{not json", 400, "malformed_request"),
+        ("[1, 2]", 400, "malformed_request"),
+        (json.dumps({"called": "201"}), 400, "invalid"),
+        (json.dumps({"domain": "x.example", "called": 201}), 400, "invalid"),
+        (json.dumps({"domain": "x.example", "called": "201", "active_calls": -1}), 400, "invalid"),
+        (
+            json.dumps({"domain": "x.example", "called": "201", "active_calls": True}),
+            400,
+            "invalid",
+        ),
+        (json.dumps({"domain": "x.example", "called": "1" * 33}), 400, "invalid"),
+        (json.dumps({"domain": "x.example", "called": "201", "pad": "x" * 5000}), 413, "too_large"),
+    ],
+)
+def test_bad_requests(raw: str, status: int, code: str) -> None:
+    response = ask(None, raw=raw)
+
+    assert (response.status_code, response.json()["code"]) == (status, code)
+
+
+def test_get_is_not_allowed() -> None:
+    assert Client().get(URL, **TOKEN).status_code == 405
+
+
+def test_warm_cache_costs_two_queries(alice: User, django_assert_num_queries) -> None:
+    register(make_device(alice))
+    body = {"domain": alice.tenant.sip_domain, "called": "201"}
+    ask(body)  # compiles and caches the profile
+
+    with django_assert_num_queries(2):  # destination + live registrations
+        assert ask(body).status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_changes_reach_the_next_decision(tenant) -> None:
+    alice = UserFactory(tenant=tenant)
+    ExtensionFactory(owner=alice, number="201")
+    desk = make_device(alice, kind=Device.Kind.DESK_PHONE, label="Desk")
+    mobile = make_device(alice, kind=Device.Kind.MOBILE_APP, label="Mobile")
+    register(desk)
+    body = {"domain": tenant.sip_domain, "called": "201"}
+
+    def rung() -> list[str]:
+        return [b["label"] for b in ask(body).json()["branches"]]
+
+    assert rung() == ["Desk"]
+    register(mobile)  # registrations are read live, never cached
+    assert sorted(rung()) == ["Desk", "Mobile"]
+    device_revoke(device=desk)
+    assert rung() == ["Mobile"]
+    routing_document_set(
+        user=alice,
+        document={
+            "plans": [
+                {
+                    "name": "late",
+                    "stages": [
+                        {"seconds": 60, "targets": [{"type": "device_kind", "kind": "mobile_app"}]}
+                    ],
+                    "final": {"action": "busy"},
+                }
+            ],
+            "default_plan": "late",
+        },
+    )
+    assert ask(body).json()["final"] == {"action": "busy", "destination": None, "at_ms": 60000}
+    tenant_update(tenant=tenant, data={"max_ring_seconds": 30})
+    assert ask(body).json()["final"]["at_ms"] == 30000
