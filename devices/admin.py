@@ -9,13 +9,32 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from devices import services
-from devices.models import Device, PushBinding
+from devices.models import Device, PushBinding, Registration
 
 
 class DeviceAddForm(forms.ModelForm[Device]):
     class Meta:
         model = Device
         fields = ("user", "kind", "label", "mac_address", "model", "allowed_networks")
+
+
+class RegistrationInline(admin.TabularInline[Registration, Device]):
+    model = Registration
+    extra = 0
+    can_delete = False
+    readonly_fields = (
+        "contact",
+        "source_address",
+        "source_port",
+        "transport",
+        "user_agent",
+        "expires_at",
+        "updated_at",
+    )
+    fields = readonly_fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 class PushBindingInline(admin.StackedInline[PushBinding, Device]):
@@ -52,7 +71,7 @@ class DeviceAdmin(admin.ModelAdmin[Device]):
         "updated_at",
     )
     exclude = ("ha1", "ha1b")
-    inlines = (PushBindingInline,)
+    inlines = (RegistrationInline, PushBindingInline)
     actions = ("revoke_devices", "rotate_secrets")
     autocomplete_fields = ("user",)
 

@@ -111,6 +111,132 @@ def api_rows() -> list[Row]:
     ]
 
 
+def evaluator_rows() -> list[Row]:
+    """The pure evaluator on one core: a 5-stage plan over 6 devices, 4 rules to try."""
+    from datetime import UTC, datetime
+
+    from routing.domain.evaluation import Call, DeviceInfo, LiveState, RoutingProfile, evaluate
+    from routing.domain.plans import DocumentContext, parse_routing_document
+    from routing.domain.schedules import parse_schedule
+
+    def stage(seconds: int, mode: str, *device_ids: int) -> dict[str, object]:
+        targets = [{"type": "device", "device_id": i} for i in device_ids]
+        return {"seconds": seconds, "mode": mode, "targets": targets}
+
+    kinds = ["desk_phone", "softphone", "mobile_app", "web_softphone", "mobile_app", "desk_phone"]
+    devices = tuple(
+        DeviceInfo(i, kinds[i - 1], f"Device {i}", f"u{i}", push_capable=True) for i in range(1, 7)
+    )
+    document = parse_routing_document(
+        {
+            "plans": [
+                {
+                    "name": "office",
+                    "stages": [
+                        stage(10, "add", 1),
+                        stage(10, "add", 2),
+                        stage(10, "add", 3, 4),
+                        stage(10, "replace", 5),
+                        stage(10, "add", 6, 1),
+                    ],
+                    "final": {"action": "voicemail"},
+                },
+                {
+                    "name": "mobile",
+                    "stages": [stage(25, "add", 5)],
+                    "final": {"action": "voicemail"},
+                },
+            ],
+            "default_plan": "office",
+            "rules": [
+                {"name": "VIP", "plan": "mobile", "callers": ["+4420*", "+33612345670"]},
+                {"name": "after hours", "plan": "mobile", "schedule_id": 1, "when": "closed"},
+                {"name": "holidays", "plan": "mobile", "schedule_id": 2, "when": "open"},
+                {"name": "withheld", "plan": "mobile", "callers": ["anonymous"]},
+            ],
+        },
+        DocumentContext(
+            owner_id=1,
+            device_owners={d.id: (1, False) for d in devices},
+            schedule_ids={1, 2},
+            extensions=set(),
+        ),
+    )
+    hours = parse_schedule(
+        schedule_id=1,
+        name="office hours",
+        time_zone=None,
+        weekly=[{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "09:00", "end": "18:00"}],
+        exceptions=[],
+    )
+    holidays = parse_schedule(
+        schedule_id=2,
+        name="holidays",
+        time_zone=None,
+        weekly=[],
+        exceptions=[{"date": "2026-12-25", "windows": [{"start": "00:00", "end": "24:00"}]}],
+    )
+    profile = RoutingProfile(1, "Europe/Paris", 180, document, {1: hours, 2: holidays}, devices)
+    call = Call("+33140000000")
+    instant = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
+    live = LiveState(frozenset({1, 2, 3, 4}))
+    decision = evaluate(profile, call, instant, live)
+    if len(decision.branches) != 7 or decision.rule is not None:
+        raise RuntimeError(f"benchmark plan evaluated unexpectedly: {decision}")
+    return [
+        measure(
+            "evaluate: 5 stages, 6 devices, 4 rules",
+            lambda: evaluate(profile, call, instant, live),
+            20000,
+            warmup=2000,
+        ),
+        measure(
+            "  ... with the trace rendered",
+            lambda: evaluate(profile, call, instant, live).trace_lines(),
+            20000,
+            warmup=2000,
+        ),
+    ]
+
+
+def route_decision_rows() -> list[Row]:
+    """The internal endpoint the engine calls per call, warm cache, in-process."""
+    import json
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.test import Client
+    from django.utils import timezone
+
+    from devices.models import Device, Registration
+    from tests.factories import ExtensionFactory, TenantFactory, UserFactory, make_device
+
+    tenant = TenantFactory(max_devices_per_user=10)
+    user = UserFactory(tenant=tenant)
+    ExtensionFactory(owner=user, number="201")
+    kinds = [Device.Kind.DESK_PHONE, Device.Kind.SOFTPHONE, Device.Kind.MOBILE_APP] * 2
+    for n, kind in enumerate(kinds):
+        device = make_device(user, kind=kind, label=f"Device {n}")
+        if n % 2 == 0:
+            Registration.objects.create(
+                device=device,
+                contact=f"sip:{device.sip_username}@192.0.2.{n}",
+                expires_at=timezone.now() + timedelta(hours=1),
+            )
+    client = Client()
+    body = json.dumps({"domain": tenant.sip_domain, "called": "201", "caller": "+33140000000"})
+    headers = {"HTTP_X_ENGINE_TOKEN": settings.PBX_ENGINE_TOKEN}
+
+    def decide() -> None:
+        response = client.post(
+            "/internal/engine/route-decisions", body, content_type="application/json", **headers
+        )
+        if response.status_code != 200:
+            raise RuntimeError(f"route decision failed: {response.status_code}")
+
+    return [measure("POST route decision (warm cache)", decide, 3000, warmup=200)]
+
+
 def print_table(rows: list[Row]) -> None:
     header = f"| {'benchmark':<40} | {'runs':>6} | {'p50 ms':>8} | {'p99 ms':>8} | {'ops/s':>9} |"
     print(header)
@@ -132,7 +258,7 @@ def main() -> int:
         from django.core.cache import cache
 
         cache.clear()
-        rows = api_rows()
+        rows = evaluator_rows() + route_decision_rows() + api_rows()
     finally:
         teardown_databases(old, verbosity=0)
     print(f"PBX benchmarks (in-process, PostgreSQL + Redis, {os.cpu_count()} cores)")

@@ -7,6 +7,8 @@ from devices.models import Device
 from pbx.directory.models import User
 from pbx.tokens.models import ApiSession
 from pbx.tokens.services import api_session_open
+from routing.domain.plans import default_document
+from routing.services import routing_template_assign, routing_template_create, schedule_create
 from tests.factories import ExtensionFactory, PhoneNumberFactory, UserFactory, make_device
 
 pytestmark = pytest.mark.django_db
@@ -24,6 +26,11 @@ def test_every_model_page_renders(staff_client: Client, member: User) -> None:
     extension = ExtensionFactory(owner=member)
     number = PhoneNumberFactory(extension=extension)
     session = api_session_open(user=member).session
+    schedule = schedule_create(tenant=member.tenant, owner=None, name="Office")
+    template = routing_template_create(
+        tenant=member.tenant, name="office", document=default_document()
+    )
+    routing_template_assign(user=member, template=template)
     pages = {
         "directory/tenant": member.tenant_id,
         "directory/user": member.pk,
@@ -31,6 +38,9 @@ def test_every_model_page_renders(staff_client: Client, member: User) -> None:
         "directory/phonenumber": number.pk,
         "devices/device": device.pk,
         "tokens/apisession": session.pk,
+        "routing/schedule": schedule.pk,
+        "routing/routingtemplate": template.pk,
+        "routing/routingprofile": member.pk,
     }
     for model, pk in pages.items():
         assert staff_client.get(f"/admin/{model}/").status_code == 200, model
@@ -56,6 +66,8 @@ def test_adding_a_device_in_admin_issues_credentials_once(
             "allowed_networks": "[]",
             "push_binding-TOTAL_FORMS": "0",
             "push_binding-INITIAL_FORMS": "0",
+            "registrations-TOTAL_FORMS": "0",
+            "registrations-INITIAL_FORMS": "0",
         },
         follow=True,
     )

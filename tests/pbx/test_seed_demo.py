@@ -1,5 +1,6 @@
 import io
 import re
+from datetime import UTC, datetime
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -7,6 +8,8 @@ from django.core.management import CommandError, call_command
 from devices.domain.credentials import digest_credentials
 from devices.models import Device
 from pbx.directory.models import Extension, User
+from routing.decisions import route_simulate
+from routing.models import RoutingProfile, RoutingTemplate
 
 pytestmark = pytest.mark.django_db
 
@@ -41,6 +44,18 @@ def test_seed_prints_working_credentials_and_is_idempotent() -> None:
     assert User.objects.count() == 4
     assert sorted(Extension.objects.values_list("number", flat=True)) == ["200", "201", "202"]
     assert User.objects.get(email="alice@demo.pbx.localhost").check_password("demo-pbx-password")
+    alice = User.objects.get(email="alice@demo.pbx.localhost")
+    evening = route_simulate(
+        user=alice, caller="", at=datetime(2026, 11, 24, 19, 0, tzinfo=UTC), registered=frozenset()
+    )
+    assert (evening.decision.rule, [b.label for b in evening.decision.branches]) == (
+        "after hours",
+        [],
+    )
+    assert (
+        RoutingProfile.objects.get(user__email="bob@demo.pbx.localhost").template.name == "office"
+    )
+    assert RoutingTemplate.objects.filter(tenant=alice.tenant).count() == 2
 
 
 def test_seed_refuses_production(settings) -> None:

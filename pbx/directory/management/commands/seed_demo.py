@@ -14,6 +14,8 @@ from devices import services as device_services
 from devices.models import Device
 from pbx.directory import services
 from pbx.directory.models import Extension, Tenant, User
+from routing import services as routing_services
+from routing.models import RoutingTemplate, Schedule
 
 DEMO_DOMAIN = "demo.pbx.localhost"
 DEMO_PASSWORD = "demo-pbx-password"  # noqa: S105 - a published development password
@@ -23,6 +25,70 @@ PEOPLE = [
     ("alice@demo.pbx.localhost", "Alice Field", User.Role.MEMBER, "201"),
     ("bob@demo.pbx.localhost", "Bob Office", User.Role.MEMBER, "202"),
 ]
+
+
+def _ring(seconds: int, *kinds: str) -> dict[str, Any]:
+    return {
+        "seconds": seconds,
+        "mode": "add",
+        "targets": [{"type": "device_kind", "kind": k} for k in kinds],
+    }
+
+
+def _seed_routing(tenant: Tenant, alice: User, bob: User) -> None:
+    """Office hours, two templates, Bob on "office", Alice with her own after-hours rule."""
+    hours = Schedule.objects.filter(tenant=tenant, owner=None, name="Office hours").first()
+    if hours is None:
+        hours = routing_services.schedule_create(
+            tenant=tenant,
+            owner=None,
+            name="Office hours",
+            weekly=[
+                {"days": ["mon", "tue", "wed", "thu", "fri"], "start": "09:00", "end": "18:00"}
+            ],
+            exceptions=[{"date": "2026-12-25"}, {"date": "2027-01-01"}],
+        )
+    office_document = {
+        "plans": [
+            {
+                "name": "desk, then mobile",
+                "stages": [
+                    _ring(15, "desk_phone", "softphone", "web_softphone"),
+                    _ring(20, "mobile_app"),
+                ],
+                "final": {"action": "voicemail"},
+            }
+        ],
+        "default_plan": "desk, then mobile",
+    }
+    field_document = {
+        "plans": [
+            {
+                "name": "mobile",
+                "stages": [_ring(30, "mobile_app")],
+                "final": {"action": "voicemail"},
+            }
+        ],
+        "default_plan": "mobile",
+    }
+    templates = {}
+    for name, document in (("office", office_document), ("field", field_document)):
+        templates[name] = RoutingTemplate.objects.filter(tenant=tenant, name=name).first() or (
+            routing_services.routing_template_create(
+                tenant=tenant, name=name, document=document, is_default=name == "office"
+            )
+        )
+    routing_services.routing_template_assign(user=bob, template=templates["office"])
+    routing_services.routing_document_set(
+        user=alice,
+        document={
+            **office_document,
+            "plans": [*office_document["plans"], *field_document["plans"]],
+            "rules": [
+                {"name": "after hours", "plan": "mobile", "schedule_id": hours.pk, "when": "closed"}
+            ],
+        },
+    )
 
 
 class Command(BaseCommand):
@@ -64,6 +130,7 @@ class Command(BaseCommand):
                     )
                 people[email] = user
             alice = people["alice@demo.pbx.localhost"]
+            _seed_routing(tenant, alice, people["bob@demo.pbx.localhost"])
             issued = []
             for kind, label in Device.Kind.choices:
                 device = Device.objects.filter(

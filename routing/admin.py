@@ -1,0 +1,30 @@
+from django.contrib import admin
+
+from routing.models import RoutingProfile, RoutingTemplate, Schedule
+
+
+@admin.register(Schedule)
+class ScheduleAdmin(admin.ModelAdmin[Schedule]):
+    list_display = ("name", "tenant", "owner", "time_zone", "updated_at")
+    list_filter = ("tenant",)
+    search_fields = ("name", "owner__email")
+    list_select_related = ("tenant", "owner")
+    autocomplete_fields = ("owner",)
+
+
+@admin.register(RoutingTemplate)
+class RoutingTemplateAdmin(admin.ModelAdmin[RoutingTemplate]):
+    list_display = ("name", "tenant", "is_default", "updated_at")
+    list_filter = ("tenant", "is_default")
+    search_fields = ("name",)
+
+
+@admin.register(RoutingProfile)
+class RoutingProfileAdmin(admin.ModelAdmin[RoutingProfile]):
+    """Read-mostly: documents are validated by the API's services, not by this form."""
+
+    list_display = ("user", "template", "dnd", "forward_always", "updated_at")
+    list_filter = ("dnd", "template")
+    search_fields = ("user__email",)
+    list_select_related = ("user", "template")
+    readonly_fields = ("user", "document", "updated_at")
