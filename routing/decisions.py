@@ -17,18 +17,29 @@ class Destination:
 
 
 def destination_resolve(*, domain: str, called: str) -> Destination | None:
-    """`201` (an extension) or `+33140000000` (a DID) within the tenant of `domain`."""
+    """`201` (an extension) or `+33140000000` (a DID) within the tenant of `domain`.
+
+    Extensions of deactivated people and of suspended organisations take no calls.
+    """
     if called.startswith("+"):
         row = (
             PhoneNumber.objects.filter(
-                number=called, tenant__sip_domain=domain, extension__isnull=False
+                number=called,
+                tenant__sip_domain=domain,
+                tenant__is_active=True,
+                extension__owner__is_active=True,
             )
             .values_list("tenant_id", "extension__owner_id", "extension__number")
             .first()
         )
     else:
         row = (
-            Extension.objects.filter(number=called, tenant__sip_domain=domain)
+            Extension.objects.filter(
+                number=called,
+                tenant__sip_domain=domain,
+                tenant__is_active=True,
+                owner__is_active=True,
+            )
             .values_list("tenant_id", "owner_id", "number")
             .first()
         )

@@ -12,6 +12,7 @@ from django.db import transaction
 
 from pbx.directory.models import Tenant, User
 from pbx.errors import Conflict, DomainError, FieldErrors
+from pbx.events.publish import send_event_on_commit
 from pbx.persistence import model_update, unique_violation_as
 from routing import cache
 from routing.domain.plans import (
@@ -36,6 +37,18 @@ def _stored(user: User) -> RoutingProfile:
     return stored
 
 
+def _changed(*user_ids: int) -> None:
+    """Recompile these people's routing and tell their open portals and apps."""
+    cache.invalidate_users(user_ids)
+    send_event_on_commit(user_ids=user_ids, type="routing.updated", data={})
+
+
+def _template_changed(template: RoutingTemplate) -> None:
+    cache.invalidate_tenant(template.tenant_id)
+    followers = template.profiles.filter(document__isnull=True).values_list("user_id", flat=True)
+    send_event_on_commit(user_ids=list(followers), type="routing.updated", data={})
+
+
 def _canonical(document: Any, *, tenant: Tenant, owner: User | None, prefix: str) -> dict[str, Any]:
     try:
         parsed = parse_routing_document(document, document_context(tenant=tenant, owner=owner))
@@ -51,7 +64,7 @@ def routing_document_set(*, user: User, document: Any) -> RoutingProfile:
     stored = _stored(user)
     stored.document = canonical
     stored.save(update_fields=["document", "updated_at"])
-    cache.invalidate_users([user.pk])
+    _changed(user.pk)
     return stored
 
 
@@ -62,7 +75,7 @@ def routing_document_reset(*, user: User) -> RoutingProfile:
     if stored.document is not None:
         stored.document = None
         stored.save(update_fields=["document", "updated_at"])
-        cache.invalidate_users([user.pk])
+        _changed(user.pk)
     return stored
 
 
@@ -98,7 +111,7 @@ def routing_treatment_update(*, user: User, data: Mapping[str, Any]) -> RoutingP
             changes[name] = ""
     stored = _stored(user)
     if model_update(instance=stored, data=changes, fields=TREATMENT_FIELDS):
-        cache.invalidate_users([user.pk])
+        _changed(user.pk)
     return stored
 
 
@@ -110,7 +123,7 @@ def routing_template_assign(*, user: User, template: RoutingTemplate | None) -> 
     if stored.template_id != (template.pk if template else None):
         stored.template = template
         stored.save(update_fields=["template", "updated_at"])
-        cache.invalidate_users([user.pk])
+        _changed(user.pk)
     return stored
 
 
@@ -164,16 +177,15 @@ def routing_template_update(
             data=changes,
             fields={"name", "description", "document", "is_default"},
         )
-    cache.invalidate_tenant(template.tenant_id)
+    _template_changed(template)
     return template
 
 
 @transaction.atomic
 def routing_template_delete(*, template: RoutingTemplate) -> None:
     """People on this template fall back to the organisation's default."""
-    tenant_id = template.tenant_id
+    _template_changed(template)
     template.delete()
-    cache.invalidate_tenant(tenant_id)
 
 
 def _check_schedule(data: Mapping[str, Any], schedule_id: int) -> None:

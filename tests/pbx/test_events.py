@@ -78,3 +78,21 @@ def test_cookie_socket_needs_an_allowed_origin(member: User, client) -> None:
 
     assert async_to_sync(attempt)(b"http://localhost") is True
     assert async_to_sync(attempt)(b"https://evil.example") is False
+
+
+def test_routing_changes_are_announced_to_the_person(member: User) -> None:
+    from routing.services import routing_treatment_update
+
+    token = api_session_open(user=member).access_token
+
+    async def scenario() -> dict:
+        socket = connect(["pbx.v1", f"pbx.bearer.{token}"])
+        await socket.connect()
+        await sync_to_async(routing_treatment_update)(user=member, data={"dnd": True})
+        event = await socket.receive_json_from(timeout=5)
+        await socket.disconnect()
+        return event
+
+    event = async_to_sync(scenario)()
+
+    assert (event["type"], event["data"]) == ("routing.updated", {})

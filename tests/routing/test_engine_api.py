@@ -178,3 +178,18 @@ def test_changes_reach_the_next_decision(tenant) -> None:
     assert ask(body).json()["final"] == {"action": "busy", "destination": None, "at_ms": 60000}
     tenant_update(tenant=tenant, data={"max_ring_seconds": 30})
     assert ask(body).json()["final"]["at_ms"] == 30000
+
+
+def test_deactivated_people_and_suspended_organisations_take_no_calls(alice: User) -> None:
+    body = {"domain": alice.tenant.sip_domain, "called": "201"}
+    assert ask(body).status_code == 200
+
+    alice.is_active = False
+    alice.save()
+    assert ask(body).json()["code"] == "unknown_destination"
+
+    alice.is_active = True
+    alice.save()
+    alice.tenant.is_active = False
+    alice.tenant.save()
+    assert ask(body).status_code == 404
