@@ -17,9 +17,11 @@ $(STAMP): pyproject.toml
 
 services:
 	bash deploy/scripts/ensure-services.sh
+	bash deploy/kamailio/install.sh
 
 run: install
 	bash deploy/scripts/ensure-services.sh --optional
+	bash deploy/kamailio/install.sh || echo "[run] could not install Kamailio: running without the engine"
 	$(BIN)/python deploy/dev/run.py
 
 test: install services

@@ -130,3 +130,30 @@ class Registration(models.Model):
 
     def __str__(self) -> str:
         return f"{self.device_id} at {self.contact}"
+
+
+class RegistrationFailure(models.Model):
+    """A refused REGISTER (wrong secret, unknown user, revoked device, network not allowed).
+    Kept for the security work: counting by source address and by username."""
+
+    username = models.CharField(max_length=64)
+    domain = models.CharField(max_length=253)
+    device = models.ForeignKey(
+        Device,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="registration_failures",
+    )
+    reason = models.CharField(max_length=40)
+    source_address = models.GenericIPAddressField(null=True, blank=True)
+    source_port = models.PositiveIntegerField(null=True, blank=True)
+    transport = models.CharField(max_length=8, blank=True)
+    user_agent = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=("source_address", "created_at"))]
+
+    def __str__(self) -> str:
+        return f"{self.username}@{self.domain} refused: {self.reason}"

@@ -15,8 +15,9 @@ from devices.domain.push import (
     normalise_push_token,
     validate_app_id,
 )
-from devices.models import Device, PushBinding
+from devices.models import Device, PushBinding, Registration
 from pbx.directory.models import User
+from pbx.engine.tasks import drop_device_registrations
 from pbx.errors import Conflict, DomainError
 from pbx.events.publish import send_event_on_commit
 from pbx.persistence import model_update, unique_violation_as
@@ -134,6 +135,13 @@ def _publish(device: Device, event_type: str) -> None:
     )
 
 
+def _drop_from_engine(device: Device) -> None:
+    """Forget its registrations here now, and in the engine once this commits (Celery)."""
+    Registration.objects.filter(device=device).delete()
+    device_id = device.pk
+    transaction.on_commit(lambda: drop_device_registrations.delay(device_id))
+
+
 def _require_not_revoked(device: Device) -> None:
     if device.revoked_at is not None:
         raise Conflict("This device was revoked.", code="device_revoked")
@@ -171,6 +179,8 @@ def device_update(*, device: Device, data: Mapping[str, Any]) -> Device:
             data=data,
             fields={"label", "enabled", "allowed_networks", "mac_address", "model"},
         )
+    if "enabled" in changed and not device.enabled:
+        _drop_from_engine(device)
     if changed:
         _publish(device, "device.updated")
     return device
@@ -186,6 +196,7 @@ def device_revoke(*, device: Device) -> Device:
         device.enabled = False
         device.save(update_fields=["revoked_at", "enabled", "updated_at"])
         PushBinding.objects.filter(device=device).delete()
+        _drop_from_engine(device)
         _publish(device, "device.revoked")
     return device
 

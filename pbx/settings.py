@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "pbx.tokens",
     "devices",
     "routing",
+    "pbx.engine",
 ]
 
 MIDDLEWARE = [
@@ -177,6 +178,9 @@ if IS_PRODUCTION:
     PBX_ENGINE_TOKEN = env.str("PBX_ENGINE_TOKEN")
 else:
     PBX_ENGINE_TOKEN = env.str("PBX_ENGINE_TOKEN", default="development-engine-token")
+
+# Where Celery workers reach the engine's JSON-RPC (Kamailio jsonrpcs over xhttp, POST only).
+PBX_ENGINE_RPC_URL = env.str("PBX_ENGINE_RPC_URL", default="http://127.0.0.1:5060/RPC")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -5,31 +5,23 @@ A plain Django view, not DRF: it is on the hot path of every call and needs only
 out. Errors keep the API's `{code, detail}` shape.
 """
 
-import hmac
 import json
 from typing import Any
 
-from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from pbx.engine.api import engine_authorised, engine_error
 from routing.decision_json import decision_json
 from routing.decisions import destination_resolve, route_decision
 
 MAX_BODY = 4096
 
 
-def _error(status: int, code: str, detail: str) -> JsonResponse:
-    return JsonResponse({"code": code, "detail": detail}, status=status)
-
-
-def _authorised(request: HttpRequest) -> bool:
-    presented = request.headers.get("X-Engine-Token", "")
-    return bool(settings.PBX_ENGINE_TOKEN) and hmac.compare_digest(
-        presented.encode(), settings.PBX_ENGINE_TOKEN.encode()
-    )
+_error = engine_error
+_authorised = engine_authorised
 
 
 def _text(body: dict[str, Any], key: str, limit: int, *, required: bool) -> str:

@@ -12,7 +12,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from pbx.engine.process import EngineProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -78,14 +82,48 @@ def choose_environment() -> dict[str, str]:
     return env
 
 
+def start_dev_engine(env: dict[str, str]) -> "EngineProcess | None":
+    """Kamailio on SIP port PBX_SIP_PORT (default 5060, UDP+TCP; JSON-RPC at /RPC)."""
+    if not env["DATABASE_URL"].startswith("postgres"):
+        print("[run] no PostgreSQL: running WITHOUT the SIP engine")
+        return None
+    sys.path.insert(0, str(ROOT))
+    from pbx.engine.process import EngineStartError, start_engine
+
+    port = int(os.environ.get("PBX_SIP_PORT", "5060"))
+    (ROOT / "var").mkdir(exist_ok=True)
+    try:
+        engine = start_engine(
+            db_url=env["DATABASE_URL"].replace("postgresql://", "postgres://"),
+            django_url=f"http://{HOST}:{PORT}",
+            token=env.get("PBX_ENGINE_TOKEN", "development-engine-token"),
+            port=port,
+            log_path=ROOT / "var" / "kamailio.log",
+        )
+    except EngineStartError as exc:
+        print(
+            f"[run] the SIP engine did not start ({str(exc).splitlines()[0]}); see var/kamailio.log"
+        )
+        return None
+    env["PBX_ENGINE_RPC_URL"] = engine.rpc_url
+    print(f"[run] SIP engine (Kamailio) on udp/tcp {HOST}:{port}, log var/kamailio.log")
+    return engine
+
+
 def manage(env: dict[str, str], *args: str) -> None:
     subprocess.run([str(VENV_BIN / "python"), "manage.py", *args], cwd=ROOT, env=env, check=True)
 
 
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)  # stop children (engine, workers) on SIGTERM too
     env = choose_environment()
     manage(env, "migrate", "--noinput")
     manage(env, "seed_demo")
+    engine = start_dev_engine(env)
     processes = [
         subprocess.Popen(
             [
@@ -134,6 +172,8 @@ def main() -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        if engine is not None:
+            engine.stop()
         for p in processes:
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)

@@ -1,0 +1,149 @@
+"""What the engine reports about registrations, applied to the directory.
+
+Each device is its own address of record (`sip_username@tenant domain`) with one contact.
+Registrations are read live by route decisions (no cache to invalidate); owners' apps and
+portals hear `device.presence` when a device comes online or goes offline.
+"""
+
+import ipaddress
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+
+from devices.models import Device, Registration, RegistrationFailure
+from pbx.events.publish import send_event_on_commit
+
+MAX_EXPIRES = 3600
+DEFAULT_EXPIRES = 600
+
+
+@dataclass(frozen=True)
+class RegistrationEvent:
+    type: str  # registered, unregistered, refused
+    username: str
+    domain: str
+    contact: str = ""
+    expires: int = DEFAULT_EXPIRES
+    source_address: str | None = None
+    source_port: int | None = None
+    transport: str = ""
+    user_agent: str = ""
+    reason: str = ""
+
+
+class InvalidEvent(ValueError):
+    pass
+
+
+def _text(raw: Mapping[str, Any], key: str, limit: int) -> str:
+    value = raw.get(key, "")
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidEvent(f"{key} must be a string")
+    return value[:limit]
+
+
+def parse_event(raw: Any) -> RegistrationEvent:
+    """Validate one event from the engine (types, lengths, address). Raises InvalidEvent."""
+    if not isinstance(raw, Mapping):
+        raise InvalidEvent("an event is an object")
+    kind = raw.get("type")
+    if kind not in ("registered", "unregistered", "refused"):
+        raise InvalidEvent("unknown event type")
+    expires_text = _text(raw, "expires", 10)
+    expires = int(expires_text) if expires_text.isdigit() else DEFAULT_EXPIRES
+    address = _text(raw, "source_address", 64) or None
+    if address is not None:
+        try:
+            address = str(ipaddress.ip_address(address.strip("[]")))
+        except ValueError as exc:
+            raise InvalidEvent("source_address is not an IP address") from exc
+    port = raw.get("source_port")
+    if port is not None and (
+        not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536
+    ):
+        raise InvalidEvent("source_port is not a port")
+    username = _text(raw, "username", 64)
+    domain = _text(raw, "domain", 253).lower()
+    if not username or not domain:
+        raise InvalidEvent("username and domain are required")
+    return RegistrationEvent(
+        type=kind,
+        username=username,
+        domain=domain,
+        contact=_text(raw, "contact", 512),
+        expires=min(expires, MAX_EXPIRES),
+        source_address=address,
+        source_port=port,
+        transport=_text(raw, "transport", 8),
+        user_agent=_text(raw, "user_agent", 200),
+        reason=_text(raw, "reason", 40),
+    )
+
+
+def _presence(device: Device, online: bool) -> None:
+    send_event_on_commit(
+        user_ids=[device.user_id],
+        type="device.presence",
+        data={"device_id": device.pk, "online": online},
+    )
+
+
+@transaction.atomic
+def registration_events_apply(*, events: Iterable[RegistrationEvent], now: datetime) -> int:
+    """Apply a batch in order. Returns how many events named a known device."""
+    known = 0
+    for event in events:
+        device = (
+            Device.objects.select_for_update(of=("self",))
+            .filter(sip_username=event.username, tenant__sip_domain=event.domain)
+            .first()
+        )
+        if event.type == "refused":
+            RegistrationFailure.objects.create(
+                username=event.username,
+                domain=event.domain,
+                device=device,
+                reason=event.reason or "refused",
+                source_address=event.source_address,
+                source_port=event.source_port,
+                transport=event.transport,
+                user_agent=event.user_agent,
+            )
+            known += device is not None
+            continue
+        if device is None:
+            continue
+        known += 1
+        was_online = Registration.objects.filter(device=device, expires_at__gt=now).exists()
+        if event.type == "unregistered" or event.expires == 0:
+            gone = Registration.objects.filter(device=device)
+            if event.contact not in ("", "*"):
+                gone = gone.filter(contact=event.contact)
+            gone.delete()
+            if (
+                was_online
+                and not Registration.objects.filter(device=device, expires_at__gt=now).exists()
+            ):
+                _presence(device, online=False)
+            continue
+        # One contact per device (the engine saves with "replace"): keep only this one.
+        Registration.objects.filter(device=device).exclude(contact=event.contact).delete()
+        Registration.objects.update_or_create(
+            device=device,
+            contact=event.contact,
+            defaults={
+                "expires_at": now + timedelta(seconds=event.expires),
+                "source_address": event.source_address,
+                "source_port": event.source_port,
+                "transport": event.transport,
+                "user_agent": event.user_agent,
+            },
+        )
+        if not was_online:
+            _presence(device, online=True)
+    return known

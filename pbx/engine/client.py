@@ -1,0 +1,79 @@
+"""The one way Django commands the engine: a typed interface and its Kamailio implementation.
+
+Only Celery tasks call it (never a request handler): the engine may be restarting, and a task
+retries with backoff until the command lands.
+"""
+
+from typing import Any, Protocol
+
+import httpx
+from django.conf import settings
+
+REGISTRATION_TABLE = "kamailio_location"
+
+
+class EngineUnavailable(Exception):
+    """The engine did not answer (down, restarting, overloaded): retry later."""
+
+
+class EngineError(Exception):
+    """The engine answered and refused the command."""
+
+
+class EngineClient(Protocol):
+    def version(self) -> str: ...
+
+    def registrations(self, *, aor: str) -> list[dict[str, Any]]:
+        """Live contacts of an address of record (`user@domain`)."""
+        ...
+
+    def drop_registrations(self, *, aor: str) -> bool:
+        """Remove every contact of the AOR. False when there was none."""
+        ...
+
+
+class KamailioJsonRpc:
+    """Kamailio's jsonrpcs module over HTTP (POST only: a bare GET never gets an answer)."""
+
+    def __init__(self, url: str, *, timeout: float = 3.0) -> None:
+        self.url = url
+        self.timeout = timeout
+
+    def _call(self, method: str, *params: Any) -> Any:
+        payload = {"jsonrpc": "2.0", "method": method, "params": list(params), "id": 1}
+        try:
+            response = httpx.post(self.url, json=payload, timeout=self.timeout)
+        except httpx.HTTPError as exc:
+            raise EngineUnavailable(f"{method}: {exc}") from exc
+        # jsonrpcs mirrors a command's error code in the HTTP status (e.g. 500 "AOR not found"),
+        # so only a body that is not JSON-RPC means the engine itself is in trouble.
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise EngineUnavailable(f"{method}: HTTP {response.status_code}, not JSON-RPC") from exc
+        if "error" in body:
+            error = body["error"]
+            raise EngineError(f"{method}: {error.get('code')} {error.get('message')}")
+        return body.get("result")
+
+    def version(self) -> str:
+        return str(self._call("core.version"))
+
+    def registrations(self, *, aor: str) -> list[dict[str, Any]]:
+        try:
+            result = self._call("ul.lookup", REGISTRATION_TABLE, aor)
+        except EngineError as exc:
+            if "not found" in str(exc).lower():
+                return []
+            raise
+        contacts = result.get("Contacts", []) if isinstance(result, dict) else []
+        return [item.get("Contact", item) for item in contacts]
+
+    def drop_registrations(self, *, aor: str) -> bool:
+        had_contacts = bool(self.registrations(aor=aor))
+        self._call("ul.rm", REGISTRATION_TABLE, aor)  # succeeds whether or not the AOR exists
+        return had_contacts
+
+
+def engine_client() -> EngineClient:
+    return KamailioJsonRpc(settings.PBX_ENGINE_RPC_URL)

@@ -1,0 +1,129 @@
+"""Start and stop a Kamailio engine with the project's configuration (development and tests).
+
+Production runs Kamailio under systemd with the same configuration file; this module is what
+`make run` and the test fixtures use to run one on unprivileged ports.
+"""
+
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "kamailio" / "kamailio.cfg"
+
+
+class EngineStartError(RuntimeError):
+    pass
+
+
+@dataclass
+class EngineProcess:
+    host: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def rpc_url(self) -> str:
+        return f"http://{self.host}:{self.port}/RPC"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port free for both UDP and TCP right now."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+            tcp.bind((host, 0))
+            port = int(tcp.getsockname()[1])
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                try:
+                    udp.bind((host, port))
+                except OSError:
+                    continue
+            return port
+    raise EngineStartError("no free port")
+
+
+def postgres_url(settings_dict: dict[str, object]) -> str:
+    user = settings_dict.get("USER") or "postgres"
+    password = settings_dict.get("PASSWORD")
+    auth = f"{user}:{password}" if password else f"{user}"
+    host = settings_dict.get("HOST") or "127.0.0.1"
+    port = settings_dict.get("PORT") or 5432
+    return f"postgres://{auth}@{host}:{port}/{settings_dict['NAME']}"
+
+
+def start_engine(
+    *,
+    db_url: str,
+    django_url: str,
+    token: str,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    workers: int = 4,
+    log_path: Path,
+    startup_timeout: float = 15.0,
+) -> EngineProcess:
+    binary = shutil.which("kamailio") or "/usr/sbin/kamailio"
+    if not Path(binary).exists():
+        raise EngineStartError("kamailio is not installed (deploy/kamailio/install.sh)")
+    port = port or free_port(host)
+    args = [
+        binary,
+        "-DD",
+        "-E",
+        "-f",
+        str(CONFIG),
+        "-A",
+        f"LISTEN_UDP=udp:{host}:{port}",
+        "-A",
+        f"LISTEN_TCP=tcp:{host}:{port}",
+        "-A",
+        f'DBURL="{db_url}"',
+        "-A",
+        f'SQLCON="pbx=>{db_url}"',
+        "-A",
+        f'DJANGO_URL="{django_url}"',
+        "-A",
+        f'ENGINE_TOKEN="{token}"',
+        "-A",
+        f"WORKERS={workers}",
+    ]
+    log: IO[bytes] = log_path.open("wb")
+    process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+    engine = EngineProcess(host, port, process, log_path)
+    deadline = time.monotonic() + startup_timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise EngineStartError(
+                f"kamailio exited with {process.returncode}:\n{engine.log()[-3000:]}"
+            )
+        try:
+            response = httpx.post(
+                engine.rpc_url,
+                json={"jsonrpc": "2.0", "method": "core.version", "id": 1},
+                timeout=1,
+            )
+            if response.status_code == 200:
+                return engine
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    engine.stop()
+    raise EngineStartError(f"kamailio did not answer JSON-RPC in time:\n{engine.log()[-3000:]}")

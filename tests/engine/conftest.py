@@ -1,0 +1,31 @@
+"""A real Kamailio for the engine tests, talking to the test database and a live Django."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from pbx.engine.process import EngineProcess, postgres_url, start_engine
+
+
+@pytest.fixture(scope="module")
+def engine(
+    django_db_setup: None, live_server, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[EngineProcess]:
+    log_dir = tmp_path_factory.mktemp("kamailio")
+    process = start_engine(
+        db_url=postgres_url(connection.settings_dict),
+        django_url=live_server.url,
+        token=settings.PBX_ENGINE_TOKEN,
+        workers=2,
+        log_path=log_dir / "kamailio.log",
+    )
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def sip_dir(tmp_path: Path) -> Path:
+    return tmp_path

@@ -1,0 +1,112 @@
+"""Real SIP peers for tests: sipp scenarios written on the fly and run against the engine."""
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from pbx.engine.process import EngineProcess, free_port
+
+REGISTER = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="REGISTER with digest authentication">
+  <send retrans="500"><![CDATA[
+
+      REGISTER sip:{domain} SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:{username}@{domain}>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:{username}@{domain}>
+      Call-ID: [call_id]
+      CSeq: 1 REGISTER
+      Contact: <sip:{username}@[local_ip]:[local_port];transport=[transport]>
+      Max-Forwards: 70
+      Expires: {expires}
+      User-Agent: {user_agent}
+      Content-Length: 0
+
+  ]]></send>
+  <recv response="401" auth="true"/>
+  <send retrans="500"><![CDATA[
+
+      REGISTER sip:{domain} SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:{username}@{domain}>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:{username}@{domain}>
+      Call-ID: [call_id]
+      CSeq: 2 REGISTER
+      Contact: <sip:{username}@[local_ip]:[local_port];transport=[transport]>
+      [authentication username={username} password={secret}]
+      Max-Forwards: 70
+      Expires: {expires}
+      User-Agent: {user_agent}
+      Content-Length: 0
+
+  ]]></send>
+  <recv response="{expect}"/>
+</scenario>
+"""
+
+
+@dataclass(frozen=True)
+class SippResult:
+    returncode: int
+    output: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+def run_sipp(
+    engine: EngineProcess,
+    scenario: str,
+    workdir: Path,
+    *,
+    local_port: int | None = None,
+    timeout: float = 20.0,
+) -> SippResult:
+    path = workdir / f"scenario-{free_port()}.xml"
+    path.write_text(scenario)
+    args = [
+        "sipp",
+        f"{engine.host}:{engine.port}",
+        "-sf",
+        str(path),
+        "-i",
+        "127.0.0.1",
+        "-p",
+        str(local_port or free_port()),
+        "-m",
+        "1",
+        "-timeout",
+        "10s",
+        "-timeout_error",
+        "-recv_timeout",
+        "5000",
+        "-nostdin",
+    ]
+    completed = subprocess.run(  # noqa: S603 - a test runs its own scenario
+        args, capture_output=True, text=True, timeout=timeout, cwd=workdir, check=False
+    )
+    return SippResult(completed.returncode, completed.stdout[-2000:] + completed.stderr[-2000:])
+
+
+def register(
+    engine: EngineProcess,
+    workdir: Path,
+    *,
+    username: str,
+    domain: str,
+    secret: str,
+    expect: int = 200,
+    expires: int = 600,
+    user_agent: str = "sipp-desk-phone",
+    local_port: int | None = None,
+) -> SippResult:
+    scenario = REGISTER.format(
+        username=username,
+        domain=domain,
+        secret=secret,
+        expect=expect,
+        expires=expires,
+        user_agent=user_agent,
+    )
+    return run_sipp(engine, scenario, workdir, local_port=local_port)
