@@ -46,6 +46,20 @@ def destination_resolve(*, domain: str, called: str) -> Destination | None:
     return Destination(*row) if row else None
 
 
+def caller_identity(*, domain: str, caller: str) -> str:
+    """What rules match against: E.164 and extension numbers as they are; for a call from one
+    of our devices (the engine sends its SIP username), the owner's extension."""
+    if not caller or caller.startswith("+") or caller.isdigit():
+        return caller
+    number = (
+        Extension.objects.filter(tenant__sip_domain=domain, owner__devices__sip_username=caller)
+        .order_by("number")
+        .values_list("number", flat=True)
+        .first()
+    )
+    return number or caller
+
+
 @dataclass(frozen=True)
 class RoutedCall:
     destination: Destination

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from pbx.engine.api import engine_authorised, engine_error
 from routing.decision_json import decision_json
-from routing.decisions import destination_resolve, route_decision
+from routing.decisions import caller_identity, destination_resolve, route_decision
 
 MAX_BODY = 4096
 
@@ -62,7 +62,10 @@ def route_decision_view(request: HttpRequest) -> JsonResponse:
     if destination is None:
         return _error(404, "unknown_destination", f"No extension or number {called} at {domain}.")
     routed = route_decision(
-        destination=destination, caller=caller, active_calls=active_calls, now=timezone.now()
+        destination=destination,
+        caller=caller_identity(domain=domain, caller=caller),
+        active_calls=active_calls,
+        now=timezone.now(),
     )
     result = decision_json(routed, with_trace=request.GET.get("trace") == "1")
     result["call_id"] = body.get("call_id") if isinstance(body.get("call_id"), str) else None

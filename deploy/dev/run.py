@@ -119,7 +119,9 @@ def _stop_on_sigterm(signum: int, frame: object) -> None:
 
 
 def main() -> int:
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)  # stop children (engine, workers) on SIGTERM too
+    signal.signal(
+        signal.SIGTERM, _stop_on_sigterm
+    )  # stop children (engine, workers) on SIGTERM too
     env = choose_environment()
     manage(env, "migrate", "--noinput")
     manage(env, "seed_demo")

@@ -79,7 +79,20 @@ INSERT INTO kamailio_version (table_name, table_version) VALUES ('kamailio_locat
     ON CONFLICT (table_name) DO NOTHING;
 """
 
+# Degraded mode: when Django does not answer, the engine rings every device of the called
+# extension that may register (it looks each one up in usrloc) and then falls back.
+EXTENSION_DEVICES_VIEW = """
+CREATE OR REPLACE VIEW kamailio_extension_devices AS
+SELECT t.sip_domain AS domain, e.number AS extension, d.sip_username AS username
+FROM directory_extension e
+JOIN directory_tenant t ON t.id = e.tenant_id
+JOIN devices_device d ON d.user_id = e.owner_id
+JOIN directory_user u ON u.id = e.owner_id
+WHERE d.enabled AND d.revoked_at IS NULL AND t.is_active AND u.is_active
+"""
+
 DROP_ALL = """
+DROP VIEW IF EXISTS kamailio_extension_devices;
 DROP VIEW IF EXISTS kamailio_subscriber;
 DROP FUNCTION IF EXISTS pbx_registration_allowed(bigint, text);
 DROP TABLE IF EXISTS kamailio_location;
