@@ -1,12 +1,15 @@
 """Real SIP peers for tests: sipp scenarios written on the fly and run against the engine."""
 
 import re
+import shutil
 import subprocess
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from pbx.engine.process import EngineProcess, free_port
+
+SIPP = shutil.which("sipp") or "/usr/bin/sipp"
 
 REGISTER = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="REGISTER with digest authentication">
@@ -64,13 +67,15 @@ def run_sipp(
     *,
     local_port: int | None = None,
     timeout: float = 20.0,
+    wait_ms: int = 5000,
 ) -> SippResult:
+    """Run one call of `scenario`; `wait_ms` is the longest silence sipp accepts."""
     name = f"scenario-{free_port()}"
     path = workdir / f"{name}.xml"
     path.write_text(scenario)
     log = workdir / f"{name}-messages.log"
     args = [
-        "sipp",
+        SIPP,
         f"{engine.host}:{engine.port}",
         "-sf",
         str(path),
@@ -81,17 +86,17 @@ def run_sipp(
         "-m",
         "1",
         "-timeout",
-        "10s",
+        f"{int(timeout)}s",
         "-timeout_error",
         "-recv_timeout",
-        "5000",
+        str(wait_ms),
         "-nostdin",
         "-trace_msg",
         "-message_file",
         str(log),
     ]
     completed = subprocess.run(  # noqa: S603 - a test runs its own scenario
-        args, capture_output=True, text=True, timeout=timeout, cwd=workdir, check=False
+        args, capture_output=True, text=True, timeout=timeout + 10, cwd=workdir, check=False
     )
     messages = log.read_text(errors="replace")[-6000:] if log.exists() else ""
     return SippResult(completed.returncode, completed.stderr[-2000:] + "\n" + messages)
@@ -367,7 +372,8 @@ def caller_scenario(
 
 
 _MESSAGE = re.compile(
-    r"-{10,} (?P<at>\d{4}-\d\d-\d\d\s+\d\d:\d\d:\d\d\.\d+)\s*\n\S+ message received \[\d+\] bytes :\s*\n\s*\n(?P<first>[^\r\n]+)"
+    r"-{10,} (?P<at>\d{4}-\d\d-\d\d\s+\d\d:\d\d:\d\d\.\d+)\s*\n"
+    r"\S+ message received \[\d+\] bytes :\s*\n\s*\n(?P<first>[^\r\n]+)"
 )
 
 
@@ -391,7 +397,7 @@ class Device:
         """(when, first line) of every message that reached the device."""
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
         return [
-            (datetime.strptime(" ".join(m["at"].split()), "%Y-%m-%d %H:%M:%S.%f"), m["first"])
+            (datetime.strptime(" ".join(m["at"].split()), "%Y-%m-%d %H:%M:%S.%f"), m["first"])  # noqa: DTZ007 - sipp logs local time; only differences are used
             for m in _MESSAGE.finditer(text)
         ]
 
@@ -408,7 +414,7 @@ def start_device(
     log = workdir / f"{name}-messages.log"
     process = subprocess.Popen(  # noqa: S603 - a test runs its own scenario
         [
-            "sipp",
+            SIPP,
             "-sf",
             str(path),
             "-i",

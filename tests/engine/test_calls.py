@@ -41,7 +41,9 @@ class Office:
 
     def device(self, kind: str, label: str, behaviour: str, **options: int) -> sip.Device:
         issued = services.device_create(user=self.callee, kind=kind, label=label)
-        peer = sip.start_device(self.engine, self.workdir, label, sip.device_scenario(behaviour, **options))
+        peer = sip.start_device(
+            self.engine, self.workdir, label, sip.device_scenario(behaviour, **options)
+        )
         registered = sip.register_contact(
             self.engine,
             self.workdir,
@@ -52,6 +54,25 @@ class Office:
         )
         assert registered.ok, registered.output
         wait_for(lambda: Registration.objects.filter(device=issued.device).exists())
+        return peer
+
+    def device_without_events(
+        self, kind: str, label: str, behaviour: str, **options: int
+    ) -> sip.Device:
+        """Register a device while Django is unreachable (the engine still takes the REGISTER)."""
+        issued = services.device_create(user=self.callee, kind=kind, label=label)
+        peer = sip.start_device(
+            self.engine, self.workdir, label, sip.device_scenario(behaviour, **options)
+        )
+        registered = sip.register_contact(
+            self.engine,
+            self.workdir,
+            username=issued.device.sip_username,
+            domain=self.domain,
+            secret=issued.secret,
+            contact_port=peer.port,
+        )
+        assert registered.ok, registered.output
         return peer
 
     def call(self, *, expect: int = 200) -> tuple[sip.SippResult, float]:
@@ -67,11 +88,14 @@ class Office:
             ),
             self.workdir,
             timeout=60,
+            wait_ms=40000,
         )
         return result, started
 
 
-def test_all_devices_ring_one_answers_the_others_are_cancelled(engine: EngineProcess, sip_dir: Path) -> None:
+def test_all_devices_ring_one_answers_the_others_are_cancelled(
+    engine: EngineProcess, sip_dir: Path
+) -> None:
     office = Office(engine, sip_dir)
     desk = office.device(Device.Kind.DESK_PHONE, "desk", "ring")
     laptop = office.device(Device.Kind.SOFTPHONE, "laptop", "answer", answer_ms=800)
@@ -79,7 +103,9 @@ def test_all_devices_ring_one_answers_the_others_are_cancelled(engine: EnginePro
 
     result, _ = office.call()
 
-    assert result.ok, f"{result.output}\n{[(p.name, p.port, p.received()) for p in (desk, laptop, mobile)]}"
+    assert result.ok, (
+        f"{result.output}\n{[(p.name, p.port, p.received()) for p in (desk, laptop, mobile)]}"
+    )
     for peer in (desk, laptop, mobile):
         assert peer.wait() == 0, (peer.name, peer.received())
     invites = [peer.first("INVITE") for peer in (desk, laptop, mobile)]
@@ -88,3 +114,138 @@ def test_all_devices_ring_one_answers_the_others_are_cancelled(engine: EnginePro
     assert desk.first("CANCEL") is not None
     assert mobile.first("CANCEL") is not None
     assert laptop.first("BYE") is not None
+
+
+def plan(*stages: tuple[int, str, list[int]], final: dict | None = None) -> dict:
+    return {
+        "plans": [
+            {
+                "name": "p",
+                "stages": [
+                    {
+                        "seconds": s,
+                        "mode": m,
+                        "targets": [{"type": "device", "device_id": d} for d in ids],
+                    }
+                    for s, m, ids in stages
+                ],
+                "final": final or {"action": "voicemail"},
+            }
+        ],
+        "default_plan": "p",
+    }
+
+
+def device_id(office: Office, label: str) -> int:
+    return Device.objects.get(user=office.callee, label=label).pk
+
+
+def test_escalation_adds_the_mobile_after_the_first_stage(
+    engine: EngineProcess, sip_dir: Path
+) -> None:
+    from routing.services import routing_document_set
+
+    office = Office(engine, sip_dir)
+    desk = office.device(Device.Kind.DESK_PHONE, "desk", "ring")
+    mobile = office.device(Device.Kind.MOBILE_APP, "mobile", "answer", answer_ms=500)
+    routing_document_set(
+        user=office.callee,
+        document=plan(
+            (5, "add", [device_id(office, "desk")]), (10, "add", [device_id(office, "mobile")])
+        ),
+    )
+
+    result, _ = office.call()
+
+    assert result.ok, result.output
+    assert desk.wait() == 0
+    assert mobile.wait() == 0
+    desk_invite, mobile_invite = desk.first("INVITE"), mobile.first("INVITE")
+    assert desk_invite is not None
+    assert mobile_invite is not None
+    delay = (mobile_invite - desk_invite).total_seconds()
+    assert 4.8 <= delay <= 6.0, delay
+    desk_cancel = desk.first("CANCEL")
+    assert desk_cancel is not None
+    assert (
+        desk_cancel > mobile_invite
+    )  # the desk phone kept ringing: stage 2 added, it did not restart
+
+
+def test_a_device_that_rejects_does_not_stop_the_others(
+    engine: EngineProcess, sip_dir: Path
+) -> None:
+    office = Office(engine, sip_dir)
+    busy = office.device(Device.Kind.DESK_PHONE, "busy", "reject", code=486)
+    declines = office.device(Device.Kind.MOBILE_APP, "declines", "reject", code=603)
+    laptop = office.device(Device.Kind.SOFTPHONE, "laptop", "answer", answer_ms=1500)
+
+    result, _ = office.call()
+
+    assert result.ok, result.output
+    for peer in (busy, declines, laptop):
+        assert peer.wait() == 0, peer.name
+    assert laptop.first("BYE") is not None
+
+
+@pytest.mark.parametrize(
+    ("action", "code"), [("busy", 486), ("voicemail", 480), ("unavailable", 480)]
+)
+def test_final_action_when_nobody_answers(
+    engine: EngineProcess, sip_dir: Path, action: str, code: int
+) -> None:
+    from routing.services import routing_document_set
+
+    office = Office(engine, sip_dir)
+    desk = office.device(Device.Kind.DESK_PHONE, "desk", "ring")
+    routing_document_set(
+        user=office.callee,
+        document=plan((5, "add", [device_id(office, "desk")]), final={"action": action}),
+    )
+
+    result, started = office.call(expect=code)
+
+    assert result.ok, result.output
+    elapsed = time.time() - started
+    assert 4.5 <= elapsed <= 7.5, elapsed
+    assert desk.wait() == 0  # it was rung, then cancelled when time was up
+    assert desk.first("CANCEL") is not None
+
+
+def test_nothing_registered_means_the_final_action_at_once(
+    engine: EngineProcess, sip_dir: Path
+) -> None:
+    office = Office(engine, sip_dir)
+
+    result, started = office.call(expect=480)
+
+    assert result.ok, result.output
+    assert time.time() - started < 3
+
+
+def test_degraded_mode_rings_registered_devices_when_django_is_down(
+    sip_dir: Path, tmp_path: Path, django_db_setup: None
+) -> None:
+    from django.conf import settings
+    from django.db import connection
+
+    from pbx.engine.process import postgres_url, start_engine
+
+    blind = start_engine(
+        db_url=postgres_url(connection.settings_dict),
+        django_url="http://127.0.0.1:9",  # nothing listens: every route decision fails
+        token=settings.PBX_ENGINE_TOKEN,
+        workers=2,
+        log_path=tmp_path / "kamailio-degraded.log",
+    )
+    try:
+        office = Office(blind, sip_dir)
+        desk = office.device_without_events(Device.Kind.DESK_PHONE, "desk", "answer", answer_ms=300)
+
+        result, _ = office.call()
+
+        assert result.ok, result.output
+        assert desk.wait() == 0
+        assert "DEGRADED MODE" in blind.log()
+    finally:
+        blind.stop()
