@@ -5,6 +5,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 from celery.contrib.testing.worker import start_worker
 from django.db import connection
@@ -223,3 +224,26 @@ def test_registrations_survive_an_engine_restart(
         second.stop()
 
     assert len(contacts) == 1
+
+
+def test_json_rpc_answers_only_allowed_networks(live_server, tmp_path: Path) -> None:
+    from django.conf import settings as django_settings
+
+    from pbx.engine.process import postgres_url, start_engine
+
+    guarded = start_engine(
+        db_url=postgres_url(connection.settings_dict),
+        django_url=live_server.url,
+        token=django_settings.PBX_ENGINE_TOKEN,
+        workers=1,
+        rpc_allow="10.0.0.0/8",
+        log_path=tmp_path / "kamailio-guarded.log",
+    )
+    try:
+        response = httpx.post(
+            guarded.rpc_url, json={"jsonrpc": "2.0", "method": "core.version", "id": 1}
+        )
+    finally:
+        guarded.stop()
+
+    assert response.status_code == 403
