@@ -119,6 +119,9 @@ def registration_events_apply(*, events: Iterable[RegistrationEvent], now: datet
         if device is None:
             continue
         known += 1
+        if event.type == "registered" and (device.revoked_at is not None or not device.enabled):
+            # A late event about a device revoked or disabled since: it is not online.
+            continue
         was_online = Registration.objects.filter(device=device, expires_at__gt=now).exists()
         if event.type == "unregistered" or event.expires == 0:
             gone = Registration.objects.filter(device=device)

@@ -164,6 +164,7 @@ def test_revoking_drops_the_live_registration_and_refuses_the_next(
         engine, sip_dir, username=device.sip_username, domain=domain, secret=issued.secret
     ).ok
     wait_for(lambda: client.registrations(aor=aor(device)))
+    wait_for(lambda: Registration.objects.filter(device=device).exists())
 
     with start_worker(
         celery_app, pool="solo", perform_ping_check=False, queues=["engine"], shutdown_timeout=10
