@@ -10,7 +10,7 @@ from devices import services
 from devices.models import Device, Registration
 from pbx.directory.models import User
 from pbx.engine.process import EngineProcess
-from tests import sip
+from tests import sip_calls as sip
 from tests.factories import ExtensionFactory, TenantFactory, UserFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -39,27 +39,11 @@ class Office:
         issued = services.device_create(user=caller, kind=Device.Kind.SOFTPHONE, label="Caller")
         self.caller_username, self.caller_secret = issued.device.sip_username, issued.secret
 
-    def device(self, kind: str, label: str, behaviour: str, **options: int) -> sip.Device:
-        issued = services.device_create(user=self.callee, kind=kind, label=label)
-        peer = sip.start_device(
-            self.engine, self.workdir, label, sip.device_scenario(behaviour, **options)
-        )
-        registered = sip.register_contact(
-            self.engine,
-            self.workdir,
-            username=issued.device.sip_username,
-            domain=self.domain,
-            secret=issued.secret,
-            contact_port=peer.port,
-        )
-        assert registered.ok, registered.output
-        wait_for(lambda: Registration.objects.filter(device=issued.device).exists())
-        return peer
-
-    def device_without_events(
-        self, kind: str, label: str, behaviour: str, **options: int
+    def device(
+        self, kind: str, label: str, behaviour: str, *, django_up: bool = True, **options: int
     ) -> sip.Device:
-        """Register a device while Django is unreachable (the engine still takes the REGISTER)."""
+        """A device of the called person, registered with a sipp peer that acts as `behaviour`.
+        With Django down the engine still takes the REGISTER, but no event reaches Django."""
         issued = services.device_create(user=self.callee, kind=kind, label=label)
         peer = sip.start_device(
             self.engine, self.workdir, label, sip.device_scenario(behaviour, **options)
@@ -73,6 +57,8 @@ class Office:
             contact_port=peer.port,
         )
         assert registered.ok, registered.output
+        if django_up:
+            wait_for(lambda: Registration.objects.filter(device=issued.device).exists())
         return peer
 
     def call(self, *, expect: int = 200) -> tuple[sip.SippResult, float]:
@@ -240,7 +226,9 @@ def test_degraded_mode_rings_registered_devices_when_django_is_down(
     )
     try:
         office = Office(blind, sip_dir)
-        desk = office.device_without_events(Device.Kind.DESK_PHONE, "desk", "answer", answer_ms=300)
+        desk = office.device(
+            Device.Kind.DESK_PHONE, "desk", "answer", django_up=False, answer_ms=300
+        )
 
         result, _ = office.call()
 
