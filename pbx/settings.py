@@ -248,5 +248,6 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
+        "httpx": {"level": "WARNING"},
     },
 }
