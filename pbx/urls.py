@@ -5,7 +5,7 @@ from django.urls import include, path
 
 from pbx import health
 from pbx.api.errors import not_found_view, server_error_view
-from pbx.engine.api import registration_events_view
+from pbx.engine.api import engine_events_view
 from routing.engine_api import route_decision_view
 
 urlpatterns = [
@@ -16,11 +16,7 @@ urlpatterns = [
     path("health/live", health.live, name="health-live"),
     # Internal engine API: never exposed publicly (deploy/production/nginx blocks /internal/).
     path("internal/engine/route-decisions", route_decision_view, name="engine-route-decision"),
-    path(
-        "internal/engine/registration-events",
-        registration_events_view,
-        name="engine-registration-events",
-    ),
+    path("internal/engine/events", engine_events_view, name="engine-events"),
 ]
 if settings.DEBUG:  # production serves /static/ from the reverse proxy (deploy/production)
     urlpatterns += staticfiles_urlpatterns()

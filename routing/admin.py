@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from routing.models import RoutingProfile, RoutingTemplate, Schedule
+from routing.models import Call, RoutingProfile, RoutingTemplate, Schedule
 
 
 @admin.register(Schedule)
@@ -28,3 +28,23 @@ class RoutingProfileAdmin(admin.ModelAdmin[RoutingProfile]):
     search_fields = ("user__email",)
     list_select_related = ("user", "template")
     readonly_fields = ("user", "document", "updated_at")
+
+
+@admin.register(Call)
+class CallAdmin(admin.ModelAdmin[Call]):
+    list_display = (
+        "started_at",
+        "caller",
+        "extension",
+        "callee",
+        "outcome",
+        "answered_device",
+        "final_code",
+    )
+    list_filter = ("outcome", "tenant")
+    search_fields = ("call_id", "caller", "extension", "callee__email")
+    list_select_related = ("callee", "answered_device")
+    readonly_fields = [f.name for f in Call._meta.fields]
+
+    def has_add_permission(self, request: object) -> bool:
+        return False

@@ -14,6 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from pbx.engine.api import engine_authorised, engine_error
+from routing.calls import call_started
 from routing.decision_json import decision_json
 from routing.decisions import caller_identity, destination_resolve, route_decision
 
@@ -61,12 +62,18 @@ def route_decision_view(request: HttpRequest) -> JsonResponse:
     destination = destination_resolve(domain=domain, called=called)
     if destination is None:
         return _error(404, "unknown_destination", f"No extension or number {called} at {domain}.")
+    identity = caller_identity(domain=domain, caller=caller)
     routed = route_decision(
         destination=destination,
-        caller=caller_identity(domain=domain, caller=caller),
+        caller=identity,
         active_calls=active_calls,
         now=timezone.now(),
     )
     result = decision_json(routed, with_trace=request.GET.get("trace") == "1")
-    result["call_id"] = body.get("call_id") if isinstance(body.get("call_id"), str) else None
+    call_id = body.get("call_id")
+    if isinstance(call_id, str) and call_id:
+        call_started(call_id=call_id, routed=routed, caller=identity, now=timezone.now())
+        result["call_id"] = call_id
+    else:
+        result["call_id"] = None
     return JsonResponse(result)

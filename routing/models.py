@@ -109,3 +109,45 @@ class RoutingProfile(models.Model):
     @property
     def inherits_template(self) -> bool:
         return self.document is None
+
+
+class Call(models.Model):
+    """One call to a person: what was decided, which device answered, how it ended."""
+
+    class Outcome(models.TextChoices):
+        RINGING = "ringing", "Ringing"
+        ANSWERED = "answered", "Answered"
+        MISSED = "missed", "Missed"
+        FAILED = "failed", "Failed"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="calls")
+    callee = models.ForeignKey(User, on_delete=models.CASCADE, related_name="calls")
+    call_id = models.CharField(max_length=255)
+    extension = models.CharField(max_length=10)
+    caller = models.CharField(max_length=64, blank=True)
+    plan = models.CharField(max_length=60, blank=True)
+    rule = models.CharField(max_length=60, blank=True)
+    reason = models.CharField(max_length=20)
+    trace = models.JSONField(default=list)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.RINGING)
+    answered_device = models.ForeignKey(
+        "devices.Device",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="answered_calls",
+    )
+    final_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    started_at = models.DateTimeField()
+    answered_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-started_at", "-id")
+        constraints = [
+            models.UniqueConstraint(fields=("tenant", "call_id"), name="call_id_unique_in_tenant")
+        ]
+        indexes = [models.Index(fields=("callee", "started_at"))]
+
+    def __str__(self) -> str:
+        return f"{self.caller or 'anonymous'} -> {self.extension} ({self.outcome})"

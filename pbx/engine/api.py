@@ -11,6 +11,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from devices.registrations import InvalidEvent, parse_event, registration_events_apply
+from routing.calls import CALL_EVENT_TYPES, InvalidCallEvent, call_events_apply, parse_call_event
 
 logger = logging.getLogger(__name__)
 MAX_BODY = 512 * 1024
@@ -28,9 +29,10 @@ def engine_authorised(request: HttpRequest) -> bool:
 
 @csrf_exempt
 @require_POST
-def registration_events_view(request: HttpRequest) -> JsonResponse:
-    """`{"events": [...]}` from the engine's timer process. Bad events are skipped and logged
-    (one malformed event must not lose the batch); the answer says how many were taken."""
+def engine_events_view(request: HttpRequest) -> JsonResponse:
+    """`{"events": [...]}` from the engine's timer process: registrations and call progress.
+    Bad events are skipped and logged (one malformed event must not lose the batch); the
+    answer says how many were taken."""
     if not engine_authorised(request):
         return engine_error(401, "not_authenticated", "Missing or wrong engine token.")
     if len(request.body) > MAX_BODY:
@@ -42,12 +44,24 @@ def registration_events_view(request: HttpRequest) -> JsonResponse:
             raise TypeError
     except (ValueError, TypeError, KeyError):
         return engine_error(400, "malformed_request", 'Send {"events": [...]}.')
-    events, rejected = [], 0
+    registrations, calls, rejected = [], [], 0
     for raw in raw_events:
         try:
-            events.append(parse_event(raw))
-        except InvalidEvent as exc:
+            if isinstance(raw, dict) and raw.get("type") in CALL_EVENT_TYPES:
+                calls.append(parse_call_event(raw))
+            else:
+                registrations.append(parse_event(raw))
+        except (InvalidEvent, InvalidCallEvent) as exc:
             rejected += 1
-            logger.warning("engine sent an invalid registration event: %s", exc)
-    applied = registration_events_apply(events=events, now=timezone.now())
-    return JsonResponse({"accepted": len(events), "rejected": rejected, "known_devices": applied})
+            logger.warning("engine sent an invalid event: %s", exc)
+    now = timezone.now()
+    known = registration_events_apply(events=registrations, now=now)
+    known_calls = call_events_apply(events=calls, now=now)
+    return JsonResponse(
+        {
+            "accepted": len(registrations) + len(calls),
+            "rejected": rejected,
+            "known_devices": known,
+            "known_calls": known_calls,
+        }
+    )

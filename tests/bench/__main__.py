@@ -224,17 +224,28 @@ def route_decision_rows() -> list[Row]:
                 expires_at=timezone.now() + timedelta(hours=1),
             )
     client = Client()
-    body = json.dumps({"domain": tenant.sip_domain, "called": "201", "caller": "+33140000000"})
+    calls = iter(range(10**9))
+
+    def body() -> str:  # a new call each time: the decision is recorded as a Call row
+        return json.dumps(
+            {
+                "call_id": f"bench-{next(calls)}",
+                "domain": tenant.sip_domain,
+                "called": "201",
+                "caller": "+33140000000",
+            }
+        )
+
     headers = {"HTTP_X_ENGINE_TOKEN": settings.PBX_ENGINE_TOKEN}
 
     def decide() -> None:
         response = client.post(
-            "/internal/engine/route-decisions", body, content_type="application/json", **headers
+            "/internal/engine/route-decisions", body(), content_type="application/json", **headers
         )
         if response.status_code != 200:
             raise RuntimeError(f"route decision failed: {response.status_code}")
 
-    return [measure("POST route decision (warm cache)", decide, 3000, warmup=200)]
+    return [measure("POST route decision (warm cache, call recorded)", decide, 3000, warmup=200)]
 
 
 def print_table(rows: list[Row]) -> None:

@@ -13,7 +13,7 @@ from pbx.directory.models import User
 from tests.factories import make_device
 
 pytestmark = pytest.mark.django_db
-URL = "/internal/engine/registration-events"
+URL = "/internal/engine/events"
 TOKEN = {"HTTP_X_ENGINE_TOKEN": "development-engine-token"}
 
 
@@ -44,7 +44,7 @@ def test_registered_then_unregistered(member: User) -> None:
     registration = Registration.objects.get(device=device)
     second = post({"events": [event(device, type="unregistered", expires="0")]})
 
-    assert first.json() == {"accepted": 1, "rejected": 0, "known_devices": 1}
+    assert first.json() == {"accepted": 1, "rejected": 0, "known_devices": 1, "known_calls": 0}
     assert registration.user_agent == "Yealink T54W"
     assert 295 <= (registration.expires_at - timezone.now()).total_seconds() <= 300
     assert second.status_code == 200
@@ -113,7 +113,7 @@ def test_bad_events_are_skipped_without_losing_the_batch(member: User) -> None:
         }
     )
 
-    assert response.json() == {"accepted": 1, "rejected": 5, "known_devices": 1}
+    assert response.json() == {"accepted": 1, "rejected": 5, "known_devices": 1, "known_calls": 0}
     assert Registration.objects.filter(device=device).count() == 1
 
 
@@ -130,3 +130,18 @@ def test_bad_requests(body: object, headers: dict, status: int, code: str) -> No
     response = post(body, **headers)
 
     assert (response.status_code, response.json()["code"]) == (status, code)
+
+
+def test_call_events_are_validated_and_unknown_calls_ignored(member: User) -> None:
+    response = post(
+        {
+            "events": [
+                {"type": "answered", "call_id": "", "domain": "x.example"},
+                {"type": "missed", "call_id": "c1", "domain": "x.example", "code": 99},
+                {"type": "ended", "call_id": ["c1"], "domain": "x.example"},
+                {"type": "ended", "call_id": "never-decided", "domain": member.tenant.sip_domain},
+            ]
+        }
+    )
+
+    assert response.json() == {"accepted": 1, "rejected": 3, "known_devices": 0, "known_calls": 0}

@@ -237,3 +237,49 @@ def test_degraded_mode_rings_registered_devices_when_django_is_down(
         assert "DEGRADED MODE" in blind.log()
     finally:
         blind.stop()
+
+
+def test_django_learns_which_device_answered_and_when_the_call_ended(
+    engine: EngineProcess, sip_dir: Path
+) -> None:
+    from routing.models import Call
+
+    office = Office(engine, sip_dir)
+    office.device(Device.Kind.DESK_PHONE, "desk", "ring")
+    laptop = office.device(Device.Kind.SOFTPHONE, "laptop", "answer", answer_ms=300)
+
+    result, _ = office.call()
+
+    assert result.ok, result.output
+    assert laptop.wait() == 0
+    call = wait_for(
+        lambda: Call.objects.filter(callee=office.callee, ended_at__isnull=False).first()
+    )
+    assert call.outcome == Call.Outcome.ANSWERED
+    assert call.answered_device == Device.objects.get(user=office.callee, label="laptop")
+    assert call.plan == "ring all"
+    assert call.caller == "202"  # the caller's device mapped to its owner's extension
+    assert call.answered_at <= call.ended_at
+    assert any("Stage 1" in line for line in call.trace)
+
+
+def test_a_missed_call_is_recorded_with_its_final_code(
+    engine: EngineProcess, sip_dir: Path
+) -> None:
+    from routing.models import Call
+    from routing.services import routing_document_set
+
+    office = Office(engine, sip_dir)
+    office.device(Device.Kind.DESK_PHONE, "desk", "ring")
+    routing_document_set(
+        user=office.callee,
+        document=plan((5, "add", [device_id(office, "desk")]), final={"action": "busy"}),
+    )
+
+    result, _ = office.call(expect=486)
+
+    assert result.ok, result.output
+    call = wait_for(
+        lambda: Call.objects.filter(callee=office.callee, ended_at__isnull=False).first()
+    )
+    assert (call.outcome, call.final_code, call.answered_device) == (Call.Outcome.MISSED, 486, None)
