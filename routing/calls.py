@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.core.cache import cache
 from django.db import transaction
 
 from devices.models import Registration
@@ -15,6 +16,7 @@ from routing.decisions import RoutedCall
 from routing.models import Call
 
 CALL_EVENT_TYPES = ("answered", "ended", "missed")
+CALL_MEMORY_SECONDS = 6 * 3600  # longer than any call is expected to ring and talk
 
 
 @dataclass(frozen=True)
@@ -53,13 +55,23 @@ def parse_call_event(raw: Any) -> CallEvent:
     )
 
 
-def call_started(*, call_id: str, routed: RoutedCall, caller: str, now: datetime) -> Call:
-    """Record the decision for a new call (once per call id: the engine may ask again)."""
+def _key(domain: str, call_id: str) -> str:
+    return f"call:{domain}:{call_id}"
+
+
+def call_remember(
+    *, call_id: str, domain: str, routed: RoutedCall, caller: str, now: datetime
+) -> None:
+    """Keep the decision of a new call until the engine reports how it went.
+
+    On the hot path of every call, so one Redis write: the Call row is written with the first
+    event about the call (answered, missed, ended), in the engine's batched report.
+    """
     decision = routed.decision
-    call, _ = Call.objects.get_or_create(
-        tenant_id=routed.destination.tenant_id,
-        call_id=call_id[:255],
-        defaults={
+    cache.set(
+        _key(domain, call_id),
+        {
+            "tenant_id": routed.destination.tenant_id,
             "callee_id": routed.destination.user_id,
             "extension": routed.destination.extension,
             "caller": caller[:64],
@@ -69,19 +81,34 @@ def call_started(*, call_id: str, routed: RoutedCall, caller: str, now: datetime
             "trace": decision.trace_lines(),
             "started_at": now,
         },
+        CALL_MEMORY_SECONDS,
     )
-    return call
+
+
+def _call_for(event: CallEvent) -> Call | None:
+    call = (
+        Call.objects.select_for_update()
+        .filter(call_id=event.call_id, tenant__sip_domain=event.domain)
+        .first()
+    )
+    if call is not None:
+        return call
+    remembered = cache.get(_key(event.domain, event.call_id))
+    if remembered is None:
+        return None
+    Call.objects.bulk_create([Call(call_id=event.call_id, **remembered)], ignore_conflicts=True)
+    return (
+        Call.objects.select_for_update()
+        .filter(call_id=event.call_id, tenant_id=remembered["tenant_id"])
+        .first()
+    )
 
 
 @transaction.atomic
 def call_events_apply(*, events: list[CallEvent], now: datetime) -> int:
     applied = 0
     for event in events:
-        call = (
-            Call.objects.select_for_update()
-            .filter(call_id=event.call_id, tenant__sip_domain=event.domain)
-            .first()
-        )
+        call = _call_for(event)
         if call is None:
             continue
         applied += 1

@@ -14,9 +14,9 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from pbx.engine.api import engine_authorised, engine_error
-from routing.calls import call_started
+from routing.calls import call_remember
 from routing.decision_json import decision_json
-from routing.decisions import caller_identity, destination_resolve, route_decision
+from routing.decisions import caller_identity, destination_and_live, route_decision
 
 MAX_BODY = 4096
 
@@ -59,20 +59,25 @@ def route_decision_view(request: HttpRequest) -> JsonResponse:
     except ValueError as exc:
         return _error(400, "invalid", f"Field {exc} is missing or invalid.")
 
-    destination = destination_resolve(domain=domain, called=called)
-    if destination is None:
+    now = timezone.now()
+    found = destination_and_live(domain=domain, called=called, now=now)
+    if found is None:
         return _error(404, "unknown_destination", f"No extension or number {called} at {domain}.")
+    destination, registered = found
     identity = caller_identity(domain=domain, caller=caller)
     routed = route_decision(
         destination=destination,
         caller=identity,
         active_calls=active_calls,
-        now=timezone.now(),
+        now=now,
+        registered=registered,
     )
     result = decision_json(routed, with_trace=request.GET.get("trace") == "1")
     call_id = body.get("call_id")
     if isinstance(call_id, str) and call_id:
-        call_started(call_id=call_id, routed=routed, caller=identity, now=timezone.now())
+        call_remember(
+            call_id=call_id[:255], domain=domain, routed=routed, caller=identity, now=timezone.now()
+        )
         result["call_id"] = call_id
     else:
         result["call_id"] = None

@@ -263,7 +263,7 @@ def main() -> int:
     from django.db import connections
 
     connections["default"].settings_dict["TEST"]["NAME"] = "test_pbx_bench"
-    setup_test_environment()
+    setup_test_environment(debug=False)  # production-like: no query logging
     old = setup_databases(verbosity=0, interactive=False)
     try:
         from django.core.cache import cache
