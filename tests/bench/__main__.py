@@ -245,7 +245,7 @@ def route_decision_rows() -> list[Row]:
         if response.status_code != 200:
             raise RuntimeError(f"route decision failed: {response.status_code}")
 
-    return [measure("POST route decision (warm cache, call recorded)", decide, 3000, warmup=200)]
+    return [measure("route decision (warm cache, call kept)", decide, 3000, warmup=200)]
 
 
 def print_table(rows: list[Row]) -> None:
