@@ -11,13 +11,13 @@ from typing import Any
 from devices.models import Device, PushBinding
 from pbx.directory.models import Extension, Tenant, User
 from routing import cache
-from routing.domain.evaluation import DeviceInfo, RoutingProfile, Treatment
-from routing.domain.plans import (
+from routing.domain.documents import (
     DocumentContext,
     DocumentInvalid,
     default_document,
     parse_routing_document,
 )
+from routing.domain.evaluation import DeviceInfo, RoutingProfile, Treatment
 from routing.domain.schedules import Schedule, ScheduleError, parse_schedule
 from routing.models import RoutingProfile as StoredProfile
 from routing.models import RoutingTemplate

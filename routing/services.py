@@ -15,7 +15,7 @@ from pbx.errors import Conflict, DomainError, FieldErrors
 from pbx.events.publish import send_event_on_commit
 from pbx.persistence import model_update, unique_violation_as
 from routing import cache
-from routing.domain.plans import (
+from routing.domain.documents import (
     DocumentInvalid,
     check_destination,
     dump_routing_document,

@@ -115,8 +115,8 @@ def evaluator_rows() -> list[Row]:
     """The pure evaluator on one core: a 5-stage plan over 6 devices, 4 rules to try."""
     from datetime import UTC, datetime
 
+    from routing.domain.documents import DocumentContext, parse_routing_document
     from routing.domain.evaluation import Call, DeviceInfo, LiveState, RoutingProfile, evaluate
-    from routing.domain.plans import DocumentContext, parse_routing_document
     from routing.domain.schedules import parse_schedule
 
     def stage(seconds: int, mode: str, *device_ids: int) -> dict[str, object]:

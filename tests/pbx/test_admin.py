@@ -7,7 +7,7 @@ from devices.models import Device
 from pbx.directory.models import User
 from pbx.tokens.models import ApiSession
 from pbx.tokens.services import api_session_open
-from routing.domain.plans import default_document
+from routing.domain.documents import default_document
 from routing.services import routing_template_assign, routing_template_create, schedule_create
 from tests.factories import ExtensionFactory, PhoneNumberFactory, UserFactory, make_device
 

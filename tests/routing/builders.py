@@ -3,8 +3,8 @@
 from datetime import UTC, datetime
 from typing import Any
 
+from routing.domain.documents import DocumentContext, parse_routing_document
 from routing.domain.evaluation import DeviceInfo, RoutingProfile, Treatment
-from routing.domain.plans import DocumentContext, parse_routing_document
 from routing.domain.schedules import Schedule, parse_schedule
 
 DESK = DeviceInfo(1, "desk_phone", "Desk phone", "dp1")

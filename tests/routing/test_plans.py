@@ -4,9 +4,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from routing.domain.plans import (
+from routing.domain.documents import (
     DocumentContext,
     DocumentInvalid,
+    dump_routing_document,
+    parse_routing_document,
+)
+from routing.domain.plans import (
     FinalAction,
     FinalKind,
     RingPlan,
@@ -16,8 +20,6 @@ from routing.domain.plans import (
     StageMode,
     Target,
     TargetType,
-    dump_routing_document,
-    parse_routing_document,
 )
 
 CTX = DocumentContext(
