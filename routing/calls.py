@@ -3,6 +3,7 @@
 Every step is idempotent: the engine may report twice (retransmitted 200 OK, retried batch).
 """
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -56,7 +57,8 @@ def parse_call_event(raw: Any) -> CallEvent:
 
 
 def _key(domain: str, call_id: str) -> str:
-    return f"call:{domain}:{call_id}"
+    # Call-IDs are arbitrary text of up to 255 characters: hash them into a safe cache key.
+    return "call:" + hashlib.sha256(f"{domain}\0{call_id}".encode()).hexdigest()
 
 
 def call_remember(

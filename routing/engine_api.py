@@ -75,9 +75,7 @@ def route_decision_view(request: HttpRequest) -> JsonResponse:
     result = decision_json(routed, with_trace=request.GET.get("trace") == "1")
     call_id = body.get("call_id")
     if isinstance(call_id, str) and call_id:
-        call_remember(
-            call_id=call_id[:255], domain=domain, routed=routed, caller=identity, now=timezone.now()
-        )
+        call_remember(call_id=call_id[:255], domain=domain, routed=routed, caller=identity, now=now)
         result["call_id"] = call_id
     else:
         result["call_id"] = None

@@ -193,3 +193,51 @@ def test_deactivated_people_and_suspended_organisations_take_no_calls(alice: Use
     alice.tenant.is_active = False
     alice.tenant.save()
     assert ask(body).status_code == 404
+
+
+def test_a_call_is_recorded_when_the_engine_reports_it(alice: User) -> None:
+    from routing.models import Call
+
+    device = make_device(alice, kind=Device.Kind.DESK_PHONE, label="Desk")
+    register(device)
+    call_id = "weird call-id\twith spaces " + "x" * 229  # arbitrary text, 255 characters
+    decided = ask(
+        {
+            "call_id": call_id,
+            "domain": alice.tenant.sip_domain,
+            "called": "201",
+            "caller": "+33140000000",
+        }
+    )
+    contact = Registration.objects.get(device=device).contact
+
+    assert Call.objects.count() == 0  # nothing written on the call's hot path
+    reported = Client().post(
+        "/internal/engine/events",
+        json.dumps(
+            {
+                "events": [
+                    {
+                        "type": "answered",
+                        "call_id": call_id,
+                        "domain": alice.tenant.sip_domain,
+                        "contact": contact,
+                    },
+                    {"type": "ended", "call_id": call_id, "domain": alice.tenant.sip_domain},
+                ]
+            }
+        ),
+        content_type="application/json",
+        **TOKEN,
+    )
+
+    assert decided.json()["call_id"] == call_id
+    assert reported.json()["known_calls"] == 2
+    call = Call.objects.get()
+    assert (call.call_id, call.outcome, call.answered_device, call.caller) == (
+        call_id,
+        "answered",
+        device,
+        "+33140000000",
+    )
+    assert call.ended_at is not None
