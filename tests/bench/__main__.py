@@ -270,9 +270,10 @@ def main() -> int:
 
         cache.clear()
         rows = evaluator_rows() + route_decision_rows() + api_rows()
-        from tests.bench.sip_load import register_rows
+        from tests.bench.sip_load import call_rows, register_rows
 
         sip_rows = register_rows()
+        call_load = call_rows()
     finally:
         teardown_databases(old, verbosity=0)
     print(f"PBX benchmarks (in-process, PostgreSQL + Redis, {os.cpu_count()} cores)")
@@ -282,12 +283,13 @@ def main() -> int:
     print("(per s: the highest offered rate answered at >= 99.5 % success, 3 s per step)")
     print(f"| {'load':<48} | {'per s':>8} | {'success':>8} | {'ratio':>6} |")
     print(f"|{'-' * 50}|{'-' * 10}|{'-' * 10}|{'-' * 8}|")
-    reference = sip_rows[-1].per_second or 1
-    for result in sip_rows:
-        print(
-            f"| {result.name:<48} | {result.per_second:>8} | {result.success:>8.3f} | "
-            f"{result.per_second / reference:>6.2f} |"
-        )
+    for group in (sip_rows, call_load):
+        reference = group[-1].per_second or 1
+        for result in group:
+            print(
+                f"| {result.name:<48} | {result.per_second:>8} | {result.success:>8.3f} | "
+                f"{result.per_second / reference:>6.2f} |"
+            )
     return 0
 
 

@@ -80,6 +80,7 @@ def sustained(
     domain: str,
     rates: tuple[int, ...] = (1000, 2000, 4000, 6000, 8000, 12000, 16000, 20000),
     seconds: int = 3,
+    concurrency: float = 0.25,
 ) -> tuple[int, float]:
     """The highest offered rate answered at >= 99.5 % success: (rate, success ratio there)."""
     best = (0, 0.0)
@@ -266,4 +267,121 @@ def register_rows() -> list[LoadResult]:
         finally:
             alone.terminate()
             alone.wait(timeout=10)
+    return results
+
+
+def _uas(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """A device that answers every call at once, keeping the proxy in the dialog."""
+    from tests import sip_calls
+
+    port = free_port()
+    scenario = workdir / "answering-device.xml"
+    scenario.write_text(sip_calls.device_scenario("answer", answer_ms=0))
+    process = subprocess.Popen(  # noqa: S603
+        [sip.SIPP, "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(port), "-nostdin"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=workdir,
+    )
+    time.sleep(0.3)
+    return process, port
+
+
+def call_rows() -> list[LoadResult]:
+    """Calls per second: INVITE with digest auth, answered at once, BYE."""
+    from django.conf import settings
+    from django.db import connection
+
+    from devices import services
+    from devices.models import Device
+    from tests import sip_calls
+    from tests.factories import ExtensionFactory, TenantFactory, UserFactory
+
+    tenant = TenantFactory()
+    callee = UserFactory(tenant=tenant)
+    ExtensionFactory(owner=callee, number="201")
+    answering = services.device_create(user=callee, kind=Device.Kind.DESK_PHONE, label="Answers")
+    calling = services.device_create(
+        user=UserFactory(tenant=tenant), kind=Device.Kind.SOFTPHONE, label="Calls"
+    )
+    domain = tenant.sip_domain
+    rates = (50, 100, 200, 400, 600, 800, 1200, 1600, 2400)
+    results = []
+    with TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        uas, uas_port = _uas(workdir)
+        django, django_url = start_django(str(connection.settings_dict["NAME"]), workdir)
+        engine: EngineProcess | None = None
+        try:
+            engine = start_engine(
+                db_url=postgres_url(connection.settings_dict),
+                django_url=django_url,
+                token=settings.PBX_ENGINE_TOKEN,
+                workers=4,
+                log_path=workdir / "engine.log",
+            )
+            sip_calls.register_contact(
+                engine,
+                workdir,
+                username=answering.device.sip_username,
+                domain=domain,
+                secret=answering.secret,
+                contact_port=uas_port,
+            )
+            time.sleep(0.5)  # the registration event reaches Django (route decisions read it)
+            scenario = sip_calls.caller_scenario(
+                username=calling.device.sip_username,
+                secret=calling.secret,
+                domain=domain,
+                called="201",
+            )
+            rate, ratio = sustained(
+                (engine.host, engine.port),
+                scenario,
+                workdir,
+                user=calling.device.sip_username,
+                secret=calling.secret,
+                domain=domain,
+                rates=rates,
+                concurrency=1.0,
+            )
+            results.append(
+                LoadResult("calls: PBX engine (route decision from Django)", rate, ratio)
+            )
+        finally:
+            if engine is not None:
+                engine.stop()
+            django.terminate()
+        alone, port = start_alone(workdir, answering.device.ha1)
+        try:
+            reference = EngineProcess("127.0.0.1", port, alone, workdir / "alone.log")
+            sip_calls.register_contact(
+                reference,
+                workdir,
+                username=answering.device.sip_username,
+                domain=domain,
+                secret=answering.secret,
+                contact_port=uas_port,
+            )
+            scenario = sip_calls.caller_scenario(
+                username=answering.device.sip_username,
+                secret=answering.secret,
+                domain=domain,
+                called=answering.device.sip_username,
+            )
+            rate, ratio = sustained(
+                ("127.0.0.1", port),
+                scenario,
+                workdir,
+                user=answering.device.sip_username,
+                secret=answering.secret,
+                domain=domain,
+                rates=rates,
+                concurrency=1.0,
+            )
+            results.append(LoadResult("calls: Kamailio alone (memory lookup)", rate, ratio))
+        finally:
+            alone.terminate()
+            alone.wait(timeout=10)
+            uas.terminate()
     return results
