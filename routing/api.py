@@ -1,8 +1,6 @@
 """REST endpoints of routing: a person's routing (document, DND, forwarding), the "why did it
 ring" simulator, schedules and templates. `users/me/...` is the caller's own."""
 
-from typing import Any
-
 from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -13,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from pbx.api.permissions import IsTenantUser, acting_tenant, acting_user
+from pbx.api.serializers import validated_input
 from pbx.api.views import AdminWritesOnly, ResourceViewSet
 from pbx.directory.models import User
 from pbx.directory.selectors import user_list
@@ -54,12 +53,6 @@ def subject(request: Request, user: str) -> User:
     return found
 
 
-def _validated(serializer_class: Any, request: Request) -> dict[str, Any]:
-    serializer = serializer_class(data=request.data, context={"request": request})
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
-
-
 def _render(user: User) -> Response:
     stored = RoutingProfile.objects.select_related("template").filter(user=user).first()
     document, source = effective_document(user=user, stored=stored)
@@ -87,7 +80,7 @@ class UserRoutingView(APIView):
     )
     def patch(self, request: Request, user: str) -> Response:
         person = subject(request, user)
-        data = _validated(RoutingUpdateInput, request)
+        data = validated_input(RoutingUpdateInput, request)
         if "template" in data:
             if not acting_user(request).is_tenant_admin:
                 raise PermissionDenied(
@@ -113,7 +106,7 @@ class UserRoutingDocumentView(APIView):
     def put(self, request: Request, user: str) -> Response:
         person = subject(request, user)
         services.routing_document_set(
-            user=person, document=_validated(DocumentInput, request)["document"]
+            user=person, document=validated_input(DocumentInput, request)["document"]
         )
         return _render(person)
 
@@ -143,7 +136,7 @@ class UserRoutingSimulateView(APIView):
     )
     def post(self, request: Request, user: str) -> Response:
         person = subject(request, user)
-        data = _validated(SimulateInput, request)
+        data = validated_input(SimulateInput, request)
         registered = data.get("registered_device_ids")
         routed = route_simulate(
             user=person,

@@ -21,10 +21,6 @@ from routing.decisions import caller_identity, destination_and_live, route_decis
 MAX_BODY = 4096
 
 
-_error = engine_error
-_authorised = engine_authorised
-
-
 def _text(body: dict[str, Any], key: str, limit: int, *, required: bool) -> str:
     value = body.get(key, "")
     if not isinstance(value, str) or len(value) > limit or (required and not value):
@@ -35,16 +31,16 @@ def _text(body: dict[str, Any], key: str, limit: int, *, required: bool) -> str:
 @csrf_exempt
 @require_POST
 def route_decision_view(request: HttpRequest) -> JsonResponse:
-    if not _authorised(request):
-        return _error(401, "not_authenticated", "Missing or wrong engine token.")
+    if not engine_authorised(request):
+        return engine_error(401, "not_authenticated", "Missing or wrong engine token.")
     if len(request.body) > MAX_BODY:
-        return _error(413, "too_large", "The request body is too large.")
+        return engine_error(413, "too_large", "The request body is too large.")
     try:
         body = json.loads(request.body)
         if not isinstance(body, dict):
             raise TypeError
     except (ValueError, TypeError):
-        return _error(400, "malformed_request", "Send a JSON object.")
+        return engine_error(400, "malformed_request", "Send a JSON object.")
     try:
         domain = _text(body, "domain", 253, required=True).lower()
         called = _text(body, "called", 32, required=True)
@@ -57,12 +53,14 @@ def route_decision_view(request: HttpRequest) -> JsonResponse:
         ):
             raise ValueError("active_calls")
     except ValueError as exc:
-        return _error(400, "invalid", f"Field {exc} is missing or invalid.")
+        return engine_error(400, "invalid", f"Field {exc} is missing or invalid.")
 
     now = timezone.now()
     found = destination_and_live(domain=domain, called=called, now=now)
     if found is None:
-        return _error(404, "unknown_destination", f"No extension or number {called} at {domain}.")
+        return engine_error(
+            404, "unknown_destination", f"No extension or number {called} at {domain}."
+        )
     destination, registered = found
     identity = caller_identity(domain=domain, caller=caller)
     routed = route_decision(

@@ -5,6 +5,7 @@ from typing import Any
 
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail, ValidationError
+from rest_framework.request import Request
 
 
 class StrictInputMixin:
@@ -37,3 +38,16 @@ class StrictSerializer(StrictInputMixin, serializers.Serializer):  # type: ignor
 
 class StrictModelSerializer(StrictInputMixin, serializers.ModelSerializer):  # type: ignore[type-arg]
     pass
+
+
+def validated_input(
+    serializer_class: type[serializers.Serializer],  # type: ignore[type-arg]
+    request: Request,
+    context: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Parse the request body with `serializer_class`; invalid input raises a 400."""
+    serializer = serializer_class(
+        data=request.data, context={"request": request, **(context or {})}
+    )
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)

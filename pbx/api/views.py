@@ -9,6 +9,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
 from pbx.api.permissions import IsTenantUser, acting_tenant, acting_user
+from pbx.api.serializers import validated_input
 
 
 class ResourceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):  # type: ignore[type-arg]
@@ -30,14 +31,8 @@ class ResourceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             tenant=acting_tenant(self.request), actor=acting_user(self.request)
         )
 
-    def validated(
-        self, serializer_class: type[serializers.Serializer], **kwargs: Any
-    ) -> dict[str, Any]:  # type: ignore[type-arg]
-        serializer = serializer_class(
-            data=self.request.data, context=self.get_serializer_context(), **kwargs
-        )
-        serializer.is_valid(raise_exception=True)
-        return dict(serializer.validated_data)
+    def validated(self, serializer_class: type[serializers.Serializer]) -> dict[str, Any]:  # type: ignore[type-arg]
+        return validated_input(serializer_class, self.request, self.get_serializer_context())
 
     def output(self, instance: Any) -> Any:
         return self.get_serializer(instance).data

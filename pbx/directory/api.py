@@ -16,6 +16,7 @@ from pbx.api.permissions import (
     acting_tenant,
     acting_user,
 )
+from pbx.api.serializers import validated_input
 from pbx.api.views import AdminWritesOnly, ResourceViewSet
 from pbx.directory import selectors, services
 from pbx.directory.filters import ExtensionFilter, PhoneNumberFilter, UserFilter
@@ -47,9 +48,8 @@ class MeView(APIView):
 
     @extend_schema(request=ProfileUpdateInput, responses=UserOutput, operation_id="me_update")
     def patch(self, request: Request) -> Response:
-        serializer = ProfileUpdateInput(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        user = services.user_update(user=acting_user(request), data=serializer.validated_data)
+        data = validated_input(ProfileUpdateInput, request)
+        user = services.user_update(user=acting_user(request), data=data)
         return Response(UserOutput(user).data)
 
 
@@ -80,11 +80,8 @@ class MyTenantView(APIView):
         request=TenantUpdateInput, responses=TenantOutput, operation_id="tenant_current_update"
     )
     def patch(self, request: Request) -> Response:
-        serializer = TenantUpdateInput(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        tenant = services.tenant_update(
-            tenant=acting_tenant(request), data=serializer.validated_data
-        )
+        data = validated_input(TenantUpdateInput, request)
+        tenant = services.tenant_update(tenant=acting_tenant(request), data=data)
         return Response(TenantOutput(tenant).data)
 
 

@@ -13,6 +13,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from pbx.api.permissions import acting_user
+from pbx.api.serializers import validated_input
 from pbx.api.views import ResourceViewSet
 from pbx.errors import Unauthenticated
 from pbx.tokens import services
@@ -47,11 +48,8 @@ class TokenCreateView(APIView):
         operation_id="auth_tokens_create",
     )
     def post(self, request: Request) -> Response:
-        data = LoginInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        user = authenticate(
-            request, username=data.validated_data["email"], password=data.validated_data["password"]
-        )
+        data = validated_input(LoginInput, request)
+        user = authenticate(request, username=data["email"], password=data["password"])
         if user is None:
             raise Unauthenticated("Wrong e-mail or password.", code="invalid_credentials")
         tenant = getattr(user, "tenant", None)
@@ -59,7 +57,7 @@ class TokenCreateView(APIView):
             raise Unauthenticated("This organisation is suspended.", code="tenant_suspended")
         pair = services.api_session_open(
             user=user,  # type: ignore[arg-type]
-            client_name=data.validated_data["client_name"],
+            client_name=data["client_name"],
             user_agent=request.headers.get("User-Agent", ""),
         )
         return Response(TokenPairOutput(_pair(pair)).data, status=status.HTTP_201_CREATED)
@@ -77,9 +75,8 @@ class TokenRefreshView(APIView):
         request=RefreshInput, responses=TokenPairOutput, auth=[], operation_id="auth_tokens_refresh"
     )
     def post(self, request: Request) -> Response:
-        data = RefreshInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        pair = services.api_session_refresh(refresh_token=data.validated_data["refresh_token"])
+        data = validated_input(RefreshInput, request)
+        pair = services.api_session_refresh(refresh_token=data["refresh_token"])
         return Response(TokenPairOutput(_pair(pair)).data)
 
 
