@@ -48,10 +48,15 @@ def destination_resolve(*, domain: str, called: str) -> Destination | None:
     return Destination(*row) if row else None
 
 
+def _is_number(caller: str) -> bool:
+    """Withheld, E.164 or an extension: rules match it as it is."""
+    return not caller or caller.startswith("+") or caller.isdigit()
+
+
 def caller_identity(*, domain: str, caller: str) -> str:
     """What rules match against: E.164 and extension numbers as they are; for a call from one
     of our devices (the engine sends its SIP username), the owner's extension."""
-    if not caller or caller.startswith("+") or caller.isdigit():
+    if _is_number(caller):
         return caller
     number = (
         Extension.objects.filter(tenant__sip_domain=domain, owner__devices__sip_username=caller)
@@ -62,13 +67,18 @@ def caller_identity(*, domain: str, caller: str) -> str:
     return number or caller
 
 
-# The hot path of every call in one round trip: who is called, and which of their devices are
-# registered right now (PostgreSQL; other databases take the two ORM queries).
+# The hot path of every call in one round trip: who is called, which of their devices are
+# registered right now, and the extension of the calling device (PostgreSQL; other databases
+# take the ORM queries).
 _DESTINATION_AND_LIVE_SQL = """
 SELECT e.tenant_id, e.owner_id, e.number,
        ARRAY(SELECT DISTINCT r.device_id FROM devices_registration r
              JOIN devices_device d ON d.id = r.device_id
-             WHERE d.user_id = e.owner_id AND r.expires_at > %(now)s) AS registered
+             WHERE d.user_id = e.owner_id AND r.expires_at > %(now)s) AS registered,
+       (SELECT x.number FROM devices_device c
+        JOIN directory_extension x ON x.owner_id = c.user_id AND x.tenant_id = c.tenant_id
+        WHERE c.tenant_id = t.id AND c.sip_username = %(caller)s
+        ORDER BY x.number LIMIT 1) AS caller_extension
 FROM directory_extension e
 JOIN directory_tenant t ON t.id = e.tenant_id
 JOIN directory_user u ON u.id = e.owner_id
@@ -82,20 +92,26 @@ WHERE t.sip_domain = %(domain)s AND t.is_active AND u.is_active AND e.number = (
 
 
 def destination_and_live(
-    *, domain: str, called: str, now: datetime
-) -> tuple[Destination, frozenset[int]] | None:
-    """`destination_resolve` and `registered_device_ids` together, in one query when possible."""
+    *, domain: str, called: str, caller: str, now: datetime
+) -> tuple[Destination, frozenset[int], str] | None:
+    """`destination_resolve`, `registered_device_ids` and `caller_identity` together, in one
+    query when possible."""
     if connection.vendor != "postgresql":
         destination = destination_resolve(domain=domain, called=called)
         if destination is None:
             return None
-        return destination, registered_device_ids(user_id=destination.user_id, now=now)
+        registered = registered_device_ids(user_id=destination.user_id, now=now)
+        return destination, registered, caller_identity(domain=domain, caller=caller)
     with connection.cursor() as cursor:
-        cursor.execute(_DESTINATION_AND_LIVE_SQL, {"domain": domain, "called": called, "now": now})
+        cursor.execute(
+            _DESTINATION_AND_LIVE_SQL,
+            {"domain": domain, "called": called, "caller": caller, "now": now},
+        )
         row = cursor.fetchone()
     if row is None:
         return None
-    return Destination(row[0], row[1], row[2]), frozenset(row[3])
+    identity = caller if _is_number(caller) else (row[4] or caller)
+    return Destination(row[0], row[1], row[2]), frozenset(row[3]), identity
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 from pbx.engine.api import engine_authorised, engine_error
 from routing.calls import call_remember
 from routing.decision_json import decision_json
-from routing.decisions import caller_identity, destination_and_live, route_decision
+from routing.decisions import destination_and_live, route_decision
 
 MAX_BODY = 4096
 
@@ -56,13 +56,12 @@ def route_decision_view(request: HttpRequest) -> JsonResponse:
         return engine_error(400, "invalid", f"Field {exc} is missing or invalid.")
 
     now = timezone.now()
-    found = destination_and_live(domain=domain, called=called, now=now)
+    found = destination_and_live(domain=domain, called=called, caller=caller, now=now)
     if found is None:
         return engine_error(
             404, "unknown_destination", f"No extension or number {called} at {domain}."
         )
-    destination, registered = found
-    identity = caller_identity(domain=domain, caller=caller)
+    destination, registered, identity = found
     routed = route_decision(
         destination=destination,
         caller=identity,

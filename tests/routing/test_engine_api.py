@@ -136,11 +136,17 @@ def test_get_is_not_allowed() -> None:
 
 def test_warm_cache_costs_one_query(alice: User, django_assert_num_queries) -> None:
     register(make_device(alice))
-    body = {"domain": alice.tenant.sip_domain, "called": "201"}
+    colleague = UserFactory(tenant=alice.tenant)
+    ExtensionFactory(owner=colleague, number="202")
+    calling = make_device(colleague)  # the engine sends the calling device's SIP username
+    body = {"domain": alice.tenant.sip_domain, "called": "201", "caller": calling.sip_username}
     ask(body)  # compiles and caches the profile
 
-    with django_assert_num_queries(1):  # destination and live registrations together
-        assert ask(body).status_code == 200
+    with django_assert_num_queries(1):  # destination, live registrations and caller together
+        response = ask(body, query="?trace=1")
+
+    assert response.status_code == 200
+    assert response.json()["trace"][0].endswith("(caller 202).")
 
 
 @pytest.mark.django_db(transaction=True)
