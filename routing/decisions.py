@@ -127,13 +127,10 @@ def route_decision(
     caller: str,
     active_calls: int,
     now: datetime,
-    registered: frozenset[int] | None = None,
+    registered: frozenset[int],
 ) -> RoutedCall:
     profile = routing_profile_for(user_id=destination.user_id, tenant_id=destination.tenant_id)
-    if registered is None:
-        registered = registered_device_ids(user_id=destination.user_id, now=now)
-    live = LiveState(registered)
-    decision = evaluate(profile, Call(caller, active_calls), now, live)
+    decision = evaluate(profile, Call(caller, active_calls), now, LiveState(registered))
     return RoutedCall(destination, profile, decision)
 
 
