@@ -150,3 +150,70 @@ def registration_events_apply(*, events: Iterable[RegistrationEvent], now: datet
         if not was_online:
             _presence(device, online=True)
     return known
+
+
+@dataclass(frozen=True)
+class ReconcileOutcome:
+    online: int  # devices the engine holds a contact for
+    came_online: int  # ...that Django believed offline (an event was lost)
+    went_offline: int  # devices Django believed online that the engine does not hold
+    stale: list[int]  # revoked or disabled devices the engine still holds: drop them
+
+
+@transaction.atomic
+def registrations_reconcile(
+    *, live: Iterable[RegistrationEvent], observed_at: datetime, now: datetime
+) -> ReconcileOutcome:
+    """Make Django's registrations match the engine's own table (`observed_at` is when it was
+    read). Events are delivered at most once: an engine that could not reach Django drops
+    them, and this is how devices still end up shown online or offline correctly.
+
+    A row written by an event after `observed_at` is newer than the dump and is left alone."""
+    by_key = {(event.username, event.domain): event for event in live}
+    devices = {
+        (device.sip_username, device.tenant.sip_domain): device
+        for device in Device.objects.select_related("tenant").filter(
+            sip_username__in={username for username, _ in by_key}
+        )
+    }
+    online_before = set(
+        Registration.objects.filter(expires_at__gt=now).values_list("device_id", flat=True)
+    )
+    holding, stale, came_online = set(), [], 0
+    for key, event in by_key.items():
+        device = devices.get(key)
+        if device is None:
+            continue
+        if device.revoked_at is not None or not device.enabled:
+            stale.append(device.pk)
+            continue
+        holding.add(device.pk)
+        Registration.objects.filter(device=device, updated_at__lt=observed_at).exclude(
+            contact=event.contact
+        ).delete()
+        Registration.objects.update_or_create(
+            device=device,
+            contact=event.contact,
+            defaults={
+                "expires_at": now + timedelta(seconds=event.expires),
+                "user_agent": event.user_agent,
+            },
+        )
+        if device.pk not in online_before:
+            came_online += 1
+            _presence(device, online=True)
+    gone = Registration.objects.filter(updated_at__lt=observed_at).exclude(device_id__in=holding)
+    newer = Registration.objects.filter(updated_at__gte=observed_at, expires_at__gt=now)
+    offline = (
+        set(gone.values_list("device_id", flat=True))
+        & online_before
+        - set(newer.values_list("device_id", flat=True))
+    )
+    went_offline = 0
+    for device in Device.objects.filter(pk__in=offline):
+        went_offline += 1
+        _presence(device, online=False)
+    gone.delete()
+    return ReconcileOutcome(
+        online=len(holding), came_online=came_online, went_offline=went_offline, stale=stale
+    )

@@ -149,6 +149,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tokens.purge_expired_access_tokens",
         "schedule": 3600.0,
     },
+    # Registration events are delivered at most once: repair what Django missed.
+    "sync-engine-registrations": {
+        "task": "engine.sync_registrations",
+        "schedule": env.float("PBX_REGISTRATION_SYNC_SECONDS", default=60.0),
+    },
 }
 
 # --- Auth

@@ -4,6 +4,7 @@ Only Celery tasks call it (never a request handler): the engine may be restartin
 retries with backoff until the command lands.
 """
 
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import httpx
@@ -20,8 +21,23 @@ class EngineError(Exception):
     """The engine answered and refused the command."""
 
 
+@dataclass(frozen=True)
+class EngineContact:
+    """One live contact as the engine holds it."""
+
+    username: str
+    domain: str
+    contact: str
+    expires: int  # seconds left
+    user_agent: str
+
+
 class EngineClient(Protocol):
     def version(self) -> str: ...
+
+    def all_registrations(self) -> list[EngineContact]:
+        """Every live contact the engine holds (to reconcile what Django believes)."""
+        ...
 
     def registrations(self, *, aor: str) -> list[dict[str, Any]]:
         """Live contacts of an address of record (`user@domain`)."""
@@ -30,6 +46,11 @@ class EngineClient(Protocol):
     def drop_registrations(self, *, aor: str) -> bool:
         """Remove every contact of the AOR. False when there was none."""
         ...
+
+
+def _seconds(value: Any) -> int:
+    """Seconds left on a contact; usrloc says "permanent" for contacts that never expire."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else 3600
 
 
 class KamailioJsonRpc:
@@ -68,6 +89,26 @@ class KamailioJsonRpc:
             raise
         contacts = result.get("Contacts", []) if isinstance(result, dict) else []
         return [item.get("Contact", item) for item in contacts]
+
+    def all_registrations(self) -> list[EngineContact]:
+        result = self._call("ul.dump")
+        found = []
+        for domain in (result or {}).get("Domains", []):
+            for record in domain.get("Domain", {}).get("AoRs", []):
+                info = record.get("Info", {})
+                username, _, host = str(info.get("AoR", "")).partition("@")
+                for item in info.get("Contacts", []):
+                    contact = item.get("Contact", {})
+                    found.append(
+                        EngineContact(
+                            username=username,
+                            domain=host.lower(),
+                            contact=str(contact.get("Address", "")),
+                            expires=_seconds(contact.get("Expires")),
+                            user_agent=str(contact.get("User-Agent", ""))[:200],
+                        )
+                    )
+        return found
 
     def drop_registrations(self, *, aor: str) -> bool:
         had_contacts = bool(self.registrations(aor=aor))

@@ -6,8 +6,10 @@ never lost because the engine was restarting (tasks are acknowledged late, see s
 """
 
 from celery import shared_task
+from django.utils import timezone
 
 from devices.models import Device
+from devices.registrations import RegistrationEvent, registrations_reconcile
 from pbx.engine.client import EngineUnavailable, engine_client
 
 
@@ -26,3 +28,38 @@ def drop_device_registrations(device_id: int) -> bool:
         return False
     aor = f"{device.sip_username}@{device.tenant.sip_domain}"
     return engine_client().drop_registrations(aor=aor)
+
+
+@shared_task(
+    name="engine.sync_registrations",
+    autoretry_for=(EngineUnavailable,),
+    retry_backoff=1,
+    retry_backoff_max=30,
+    retry_jitter=False,
+    max_retries=5,
+)
+def sync_registrations() -> dict[str, int]:
+    """Fetch the engine's registration state and make Django's match it (periodic, and the
+    repair for events the engine could not deliver while Django was down). Devices revoked
+    or disabled that the engine still holds are dropped."""
+    observed_at = timezone.now()
+    live = [
+        RegistrationEvent(
+            type="registered",
+            username=contact.username,
+            domain=contact.domain,
+            contact=contact.contact,
+            expires=contact.expires,
+            user_agent=contact.user_agent,
+        )
+        for contact in engine_client().all_registrations()
+    ]
+    outcome = registrations_reconcile(live=live, observed_at=observed_at, now=timezone.now())
+    for device_id in outcome.stale:
+        drop_device_registrations.delay(device_id)
+    return {
+        "online": outcome.online,
+        "came_online": outcome.came_online,
+        "went_offline": outcome.went_offline,
+        "stale": len(outcome.stale),
+    }

@@ -248,3 +248,63 @@ def test_json_rpc_answers_only_allowed_networks(live_server, tmp_path: Path) -> 
         guarded.stop()
 
     assert response.status_code == 403
+
+
+def test_registration_sync_repairs_what_django_missed(
+    engine: EngineProcess, sip_dir: Path, settings
+) -> None:
+    """Events are delivered at most once (the engine drops them while Django is down): the
+    periodic sync makes Django's view match the engine's own table again."""
+    from django.utils import timezone
+
+    from pbx.engine.tasks import sync_registrations
+
+    settings.PBX_ENGINE_RPC_URL = engine.rpc_url
+    online = new_device()
+    ghost = new_device()  # Django believes it online; the engine never heard of it
+    stale = new_device()  # revoked behind the engine's back: the engine still holds it
+    client = KamailioJsonRpc(engine.rpc_url)
+    for issued in (online, stale):
+        device = issued.device
+        assert sip.register(
+            engine,
+            sip_dir,
+            username=device.sip_username,
+            domain=device.tenant.sip_domain,
+            secret=issued.secret,
+        ).ok
+        wait_for(lambda device=device: Registration.objects.filter(device=device).exists())
+    Registration.objects.filter(device=online.device).delete()  # the lost "registered" event
+    Registration.objects.create(
+        device=ghost.device,
+        contact="sip:ghost@192.0.2.1:5060",
+        expires_at=timezone.now() + timezone.timedelta(minutes=5),
+    )
+    Device.objects.filter(pk=stale.device.pk).update(revoked_at=timezone.now(), enabled=False)
+
+    with start_worker(
+        celery_app, pool="solo", perform_ping_check=False, queues=["engine"], shutdown_timeout=10
+    ):
+        outcome = sync_registrations()
+        wait_for(lambda: client.registrations(aor=aor(stale.device)) == [], timeout=10)
+
+    assert outcome["came_online"] == 1
+    assert outcome["went_offline"] == 2  # the ghost, and the revoked device
+    assert outcome["stale"] == 1
+    assert not Registration.objects.filter(device=stale.device).exists()
+    repaired = Registration.objects.get(device=online.device)
+    assert repaired.contact.startswith(f"sip:{online.device.sip_username}@127.0.0.1:")
+    assert repaired.expires_at > timezone.now() + timezone.timedelta(minutes=9)
+    assert not Registration.objects.filter(device=ghost.device).exists()
+    again = sync_registrations()
+    assert again == {"online": 1, "came_online": 0, "went_offline": 0, "stale": 0}
+
+
+def test_registration_sync_retries_while_the_engine_is_down(settings) -> None:
+    from pbx.engine.client import EngineUnavailable
+    from pbx.engine.tasks import sync_registrations
+
+    settings.PBX_ENGINE_RPC_URL = f"http://127.0.0.1:{free_port()}/RPC"
+    with pytest.raises(EngineUnavailable):
+        sync_registrations.run()
+    # Nothing was believed offline because the engine could not be asked.
