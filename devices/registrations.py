@@ -204,10 +204,8 @@ def registrations_reconcile(
             _presence(device, online=True)
     gone = Registration.objects.filter(updated_at__lt=observed_at).exclude(device_id__in=holding)
     newer = Registration.objects.filter(updated_at__gte=observed_at, expires_at__gt=now)
-    offline = (
-        set(gone.values_list("device_id", flat=True))
-        & online_before
-        - set(newer.values_list("device_id", flat=True))
+    offline = set(gone.values_list("device_id", flat=True)) & online_before - set(
+        newer.values_list("device_id", flat=True)
     )
     went_offline = 0
     for device in Device.objects.filter(pk__in=offline):
