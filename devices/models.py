@@ -157,3 +157,49 @@ class RegistrationFailure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.username}@{self.domain} refused: {self.reason}"
+
+
+class PushDelivery(models.Model):
+    """One push for one call to one device: at most one wake and one cancel per call and device
+    (the unique constraint is what makes a retried task never send twice)."""
+
+    class Kind(models.TextChoices):
+        WAKE = "wake", "Wake for an incoming call"
+        CANCEL = "cancel", "Stop ringing"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting to be sent"
+        SENT = "sent", "Accepted by the provider"
+        FAILED = "failed", "Refused or never delivered to the provider"
+        SKIPPED = "skipped", "Not needed any more (call over)"
+
+    tenant = models.ForeignKey("directory.Tenant", on_delete=models.CASCADE, related_name="+")
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="push_deliveries")
+    call_id = models.CharField(max_length=255)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    provider = models.CharField(max_length=8, choices=PushBinding.Provider.choices)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    failure = models.CharField(max_length=20, blank=True)
+    detail = models.CharField(max_length=200, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    provider_message_id = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    woke_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=("device", "call_id", "kind"), name="push_once_per_call_device_kind"
+            ),
+        ]
+        indexes = [models.Index(fields=("tenant", "created_at"))]
+
+    def __str__(self) -> str:
+        return f"{self.kind} push to {self.device_id} for {self.call_id}: {self.status}"
+
+    @property
+    def wake_seconds(self) -> float | None:
+        if self.sent_at is None or self.woke_at is None:
+            return None
+        return (self.woke_at - self.sent_at).total_seconds()

@@ -6,6 +6,7 @@ portals hear `device.presence` when a device comes online or goes offline.
 """
 
 import ipaddress
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,8 +14,13 @@ from typing import Any
 
 from django.db import transaction
 
-from devices.models import Device, Registration, RegistrationFailure
+from devices.domain.push import contact_push_params
+from devices.models import Device, PushBinding, Registration, RegistrationFailure
+from devices.push.deliveries import deliveries_mark_woken
+from pbx.errors import DomainError
 from pbx.events.publish import send_event_on_commit
+
+logger = logging.getLogger(__name__)
 
 MAX_EXPIRES = 3600
 DEFAULT_EXPIRES = 600
@@ -149,7 +155,40 @@ def registration_events_apply(*, events: Iterable[RegistrationEvent], now: datet
         )
         if not was_online:
             _presence(device, online=True)
+        if device.kind == Device.Kind.MOBILE_APP:
+            _mobile_registered(device, event.contact, now)
     return known
+
+
+def _mobile_registered(device: Device, contact: str, now: datetime) -> None:
+    """A mobile app registered: it may carry its push token (RFC 8599), and it may be
+    answering a wake push (the wake-up time is recorded)."""
+    params = contact_push_params(contact)
+    if params is not None:
+        binding = PushBinding.objects.filter(device=device).first()
+        environment = (
+            PushBinding.Environment.SANDBOX
+            if params.sandbox
+            else PushBinding.Environment.PRODUCTION
+        )
+        unchanged = binding is not None and (
+            (binding.provider, binding.token, binding.app_id, binding.environment, binding.dead_at)
+            == (params.provider.value, params.token, params.app_id, environment, None)
+        )
+        if not unchanged:
+            from devices.services import push_binding_register
+
+            try:
+                push_binding_register(
+                    device=device,
+                    provider=params.provider.value,
+                    token=params.token,
+                    app_id=params.app_id,
+                    environment=environment,
+                )
+            except DomainError as exc:
+                logger.warning("ignoring the push parameters of %s: %s", device.pk, exc)
+    deliveries_mark_woken(device_id=device.pk, now=now)
 
 
 @dataclass(frozen=True)

@@ -224,7 +224,7 @@ def push_binding_register(
             "Unknown push provider.", code="invalid_choice", field="provider"
         ) from exc
     try:
-        validate_app_id(app_id)
+        validate_app_id(app_id, provider_enum)
     except ValueError as exc:
         raise DomainError(str(exc), code="invalid_app_id", field="app_id") from exc
     if provider_enum is PushProvider.FCM and environment != PushBinding.Environment.PRODUCTION:

@@ -187,6 +187,19 @@ else:
 # Where Celery workers reach the engine's JSON-RPC (Kamailio jsonrpcs over xhttp, POST only).
 PBX_ENGINE_RPC_URL = env.str("PBX_ENGINE_RPC_URL", default="http://127.0.0.1:5060/RPC")
 
+# Push wake-ups. A provider without credentials is simply not used (its pushes fail with
+# `not_configured`, and calls ring the other devices).
+PBX_PUSH_TIMEOUT = env.float("PBX_PUSH_TIMEOUT", default=5.0)
+PBX_FCM_SERVICE_ACCOUNT_FILE = env.str("PBX_FCM_SERVICE_ACCOUNT_FILE", default="")
+PBX_FCM_URL = env.str("PBX_FCM_URL", default="")  # empty: https://fcm.googleapis.com
+PBX_APNS_KEY_FILE = env.str("PBX_APNS_KEY_FILE", default="")  # the .p8 signing key
+PBX_APNS_KEY_ID = env.str("PBX_APNS_KEY_ID", default="")
+PBX_APNS_TEAM_ID = env.str("PBX_APNS_TEAM_ID", default="")
+PBX_APNS_URL = env.str("PBX_APNS_URL", default="https://api.push.apple.com")
+PBX_APNS_SANDBOX_URL = env.str("PBX_APNS_SANDBOX_URL", default="https://api.sandbox.push.apple.com")
+PBX_APNS_CA_FILE = env.str("PBX_APNS_CA_FILE", default="")  # empty: the system's CAs
+PBX_APNS_TOKEN_TTL = env.float("PBX_APNS_TOKEN_TTL", default=40 * 60)
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True

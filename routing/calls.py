@@ -15,6 +15,7 @@ from devices.models import Registration
 from pbx.events.publish import send_event_on_commit
 from routing.decisions import RoutedCall
 from routing.models import Call
+from routing.wakeups import cancels_schedule
 
 CALL_EVENT_TYPES = ("answered", "ended", "missed")
 CALL_MEMORY_SECONDS = 6 * 3600  # longer than any call is expected to ring and talk
@@ -126,6 +127,12 @@ def call_events_apply(*, events: list[CallEvent], now: datetime) -> int:
             call.answered_at = now
             call.answered_device = registration.device if registration else None
             call.save(update_fields=["outcome", "answered_at", "answered_device"])
+            cancels_schedule(
+                tenant_id=call.tenant_id,
+                call_id=call.call_id,
+                answered_device_id=call.answered_device_id,
+                reason="answered_elsewhere",
+            )
             send_event_on_commit(
                 user_ids=[call.callee_id],
                 type="call.answered",
@@ -139,6 +146,12 @@ def call_events_apply(*, events: list[CallEvent], now: datetime) -> int:
             call.final_code = event.code
             call.ended_at = now
             call.save(update_fields=["outcome", "final_code", "ended_at"])
+            cancels_schedule(
+                tenant_id=call.tenant_id,
+                call_id=call.call_id,
+                answered_device_id=None,
+                reason="caller_hung_up" if event.code == 487 else "not_answered",
+            )
             send_event_on_commit(
                 user_ids=[call.callee_id], type="call.missed", data={"call_id": call.call_id}
             )

@@ -17,6 +17,7 @@ from pbx.engine.api import engine_authorised, engine_error
 from routing.calls import call_remember
 from routing.decision_json import decision_json
 from routing.decisions import destination_and_live, route_decision
+from routing.wakeups import wakes_schedule
 
 MAX_BODY = 4096
 
@@ -45,6 +46,7 @@ def route_decision_view(request: HttpRequest) -> JsonResponse:
         domain = _text(body, "domain", 253, required=True).lower()
         called = _text(body, "called", 32, required=True)
         caller = _text(body, "caller", 64, required=False)
+        caller_name = _text(body, "caller_name", 128, required=False)
         active_calls = body.get("active_calls", 0)
         if (
             not isinstance(active_calls, int)
@@ -72,7 +74,15 @@ def route_decision_view(request: HttpRequest) -> JsonResponse:
     result = decision_json(routed, with_trace=request.GET.get("trace") == "1")
     call_id = body.get("call_id")
     if isinstance(call_id, str) and call_id:
-        call_remember(call_id=call_id[:255], domain=domain, routed=routed, caller=identity, now=now)
+        call_id = call_id[:255]
+        call_remember(call_id=call_id, domain=domain, routed=routed, caller=identity, now=now)
+        if any(branch.wake for branch in routed.decision.branches):
+            wakes_schedule(
+                routed=routed,
+                call_id=call_id,
+                caller_name=caller_name.strip('" ') or identity,
+                caller_number=identity,
+            )
         result["call_id"] = call_id
     else:
         result["call_id"] = None

@@ -1,0 +1,1 @@
+"""Local fakes of the providers this machine cannot reach, speaking their real wire formats."""
