@@ -7,6 +7,7 @@ from rest_framework.test import APIClient
 from pbx.directory.models import Tenant, User
 from pbx.tokens.services import api_session_open
 from tests.factories import TenantFactory, UserFactory
+from tests.fakes.fixtures import fake_apns, fake_fcm  # noqa: F401 - shared fixtures
 
 
 @pytest.fixture(autouse=True)

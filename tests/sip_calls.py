@@ -331,8 +331,10 @@ def register_contact(
     domain: str,
     secret: str,
     contact_port: int,
+    contact_params: str = "",
 ) -> SippResult:
-    """REGISTER a device whose calls go to a sipp listening on `contact_port`."""
+    """REGISTER a device whose calls go to a sipp listening on `contact_port` (`contact_params`
+    are added to the contact URI, e.g. RFC 8599 push parameters)."""
     scenario = REGISTER.format(
         username=username,
         domain=domain,
@@ -340,5 +342,8 @@ def register_contact(
         expect=200,
         expires=600,
         user_agent="sipp-device",
-    ).replace("@[local_ip]:[local_port];transport=[transport]>", f"@127.0.0.1:{contact_port}>")
+    ).replace(
+        "@[local_ip]:[local_port];transport=[transport]>",
+        f"@127.0.0.1:{contact_port}{contact_params}>",
+    )
     return run_sipp(engine, scenario, workdir)

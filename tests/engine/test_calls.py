@@ -283,3 +283,30 @@ def test_a_missed_call_is_recorded_with_its_final_code(
         lambda: Call.objects.filter(callee=office.callee, ended_at__isnull=False).first()
     )
     assert (call.outcome, call.final_code, call.answered_device) == (Call.Outcome.MISSED, 486, None)
+
+
+def test_a_stage_whose_devices_all_refused_waits_for_the_next(
+    engine: EngineProcess, sip_dir: Path
+) -> None:
+    """The call is parked until the next stage when every device of a stage said no
+    (regression: the placeholder branch timed out after 4 s and ended the call early)."""
+    from routing.services import routing_document_set
+
+    office = Office(engine, sip_dir)
+    desk = office.device(Device.Kind.DESK_PHONE, "desk", "reject", code=486)
+    mobile = office.device(Device.Kind.MOBILE_APP, "mobile", "answer", answer_ms=300)
+    routing_document_set(
+        user=office.callee,
+        document=plan(
+            (6, "add", [device_id(office, "desk")]), (10, "add", [device_id(office, "mobile")])
+        ),
+    )
+
+    result, started = office.call()
+
+    assert result.ok, result.output
+    assert desk.wait() == 0
+    assert mobile.wait() == 0
+    invite = mobile.first("INVITE")
+    assert invite is not None
+    assert 5.5 <= invite.timestamp() - started <= 7.0

@@ -1,4 +1,4 @@
-"""Local fake FCM and APNs servers, and settings pointing the senders at them."""
+"""Fixtures: local fake FCM and APNs servers, and settings pointing the senders at them."""
 
 from collections.abc import Iterator
 from pathlib import Path
