@@ -135,6 +135,7 @@ def test_answered_on_the_desk_while_the_app_wakes_cancels_it(
 
     assert result.ok, result.output
     wake, cancel = fake_apns.requests
+    assert cancel.payload["call_id"] == wake.payload["call_id"]
     assert cancel.payload["type"] == "call_cancelled"
     assert cancel.payload["reason"] == "answered_elsewhere"
     assert desk.first("BYE") is not None
