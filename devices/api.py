@@ -1,15 +1,21 @@
 """REST endpoints of devices: list, create (secret shown once), rename, rotate, revoke, push."""
 
+from dataclasses import asdict
+from datetime import timedelta
+
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from devices import selectors, services
 from devices.filters import DeviceFilter
 from devices.models import Device
+from devices.push.metrics import push_metrics
 from devices.serializers import (
     DeviceCreateInput,
     DeviceCredentialsOutput,
@@ -17,8 +23,10 @@ from devices.serializers import (
     DeviceUpdateInput,
     PushBindingInput,
     PushBindingOutput,
+    PushMetricsOutput,
+    PushMetricsQuery,
 )
-from pbx.api.permissions import acting_user
+from pbx.api.permissions import IsTenantAdmin, acting_tenant, acting_user
 from pbx.api.views import ResourceViewSet
 
 MEMBER_EDITABLE = {"label"}
@@ -93,3 +101,18 @@ class DeviceViewSet(ResourceViewSet):
                 {"code": "not_found", "detail": "No push token."}, status=status.HTTP_404_NOT_FOUND
             )
         return Response(PushBindingOutput(current).data)
+
+
+class PushMetricsView(APIView):
+    """Push notifications of the tenant over the last `hours`: sent, failed by reason, and the
+    wake-up time of mobile apps (push sent to REGISTER received). Tenant admins only."""
+
+    permission_classes = [IsTenantAdmin]
+
+    @extend_schema(parameters=[PushMetricsQuery], responses=PushMetricsOutput)
+    def get(self, request: Request) -> Response:
+        query = PushMetricsQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        since = timezone.now() - timedelta(hours=query.validated_data["hours"])
+        metrics = push_metrics(tenant=acting_tenant(request), since=since)
+        return Response(PushMetricsOutput(asdict(metrics)).data)

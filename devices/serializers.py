@@ -105,3 +105,19 @@ class PushBindingInput(StrictSerializer):
     environment = serializers.ChoiceField(
         choices=PushBinding.Environment.choices, default=PushBinding.Environment.PRODUCTION
     )
+
+
+class PushMetricsQuery(serializers.Serializer):  # type: ignore[type-arg]
+    hours = serializers.IntegerField(min_value=1, max_value=24 * 31, default=24)
+
+
+class PushMetricsOutput(serializers.Serializer):  # type: ignore[type-arg]
+    since = serializers.DateTimeField()
+    sent = serializers.DictField(child=serializers.IntegerField(), help_text="By kind.")
+    failed = serializers.DictField(child=serializers.IntegerField(), help_text="By reason.")
+    skipped = serializers.IntegerField(help_text="Not needed any more: the call was over.")
+    pending = serializers.IntegerField()
+    wakes_sent = serializers.IntegerField()
+    wakes_woken = serializers.IntegerField(help_text="Apps that registered after the push.")
+    wake_seconds_p50 = serializers.FloatField(allow_null=True)
+    wake_seconds_p95 = serializers.FloatField(allow_null=True)

@@ -4,7 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from devices.api import DeviceViewSet
+from devices.api import DeviceViewSet, PushMetricsView
 from pbx.directory import api as directory
 from pbx.tokens import api as tokens
 from routing import api as routing
@@ -24,6 +24,7 @@ urlpatterns = [
     path("auth/tokens/refresh", tokens.TokenRefreshView.as_view(), name="auth-tokens-refresh"),
     path("auth/logout", tokens.LogoutView.as_view(), name="auth-logout"),
     path("me", directory.MeView.as_view(), name="me"),
+    path("push/metrics", PushMetricsView.as_view(), name="push-metrics"),
     path("me/extensions", directory.MyExtensionsView.as_view(), name="me-extensions"),
     path("tenant", directory.MyTenantView.as_view(), name="tenant-current"),
     path("users/<str:user>/routing", routing.UserRoutingView.as_view(), name="user-routing"),

@@ -15,7 +15,12 @@ from devices.domain.credentials import (
     normalise_mac_address,
 )
 from devices.domain.networks import InvalidNetwork, address_allowed, normalise_networks
-from devices.domain.push import InvalidPushToken, PushProvider, normalise_push_token
+from devices.domain.push import (
+    InvalidPushToken,
+    PushProvider,
+    contact_push_params,
+    normalise_push_token,
+)
 
 
 def test_ha1_matches_rfc_2617_example() -> None:
@@ -112,3 +117,42 @@ def test_push_tokens() -> None:
         normalise_push_token(PushProvider.APNS, "ab" * 31)
     with pytest.raises(InvalidPushToken):
         normalise_push_token(PushProvider.FCM, "has spaces in the token body")
+
+
+@pytest.mark.parametrize(
+    ("contact", "expected"),
+    [
+        (
+            "sip:u@10.0.0.1:5060;pn-provider=apns;pn-prid=" + "AB" * 32 + ":voip"
+            ";pn-param=ABCD1234.com.example.phone.voip",
+            ("apns", "AB" * 32, "com.example.phone", False),
+        ),
+        (
+            "<sip:u@10.0.0.1;transport=tcp;pn-provider=apns.dev;pn-prid=ff00"
+            ";pn-param=TEAM.com.example.phone.voip>",
+            ("apns", "ff00", "com.example.phone", True),
+        ),
+        (
+            "sip:u@10.0.0.1;pn-provider=fcm;pn-prid=tok%3Aen;pn-param=my-project",
+            ("fcm", "tok:en", "my-project", False),
+        ),
+    ],
+)
+def test_rfc8599_push_parameters_are_read_from_the_contact(contact: str, expected) -> None:
+    params = contact_push_params(contact)
+
+    assert params is not None
+    assert (params.provider.value, params.token, params.app_id, params.sandbox) == expected
+
+
+@pytest.mark.parametrize(
+    "contact",
+    [
+        "sip:u@10.0.0.1:5060",
+        "sip:u@10.0.0.1;pn-provider=webpush;pn-prid=x;pn-param=y",  # not a provider we send to
+        "sip:u@10.0.0.1;pn-provider=fcm;pn-param=project",  # no token
+        "sip:u@10.0.0.1;pn-provider=fcm;pn-prid=token",  # no project
+    ],
+)
+def test_contacts_without_usable_push_parameters(contact: str) -> None:
+    assert contact_push_params(contact) is None
