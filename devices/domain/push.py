@@ -130,4 +130,8 @@ def contact_push_params(contact: str) -> ContactPushParams | None:
         app_id = param
     if not app_id:
         return None
+    try:
+        token = normalise_push_token(provider, token)
+    except InvalidPushToken:
+        return None
     return ContactPushParams(provider=provider, token=token, app_id=app_id, sandbox=sandbox)

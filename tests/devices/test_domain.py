@@ -125,16 +125,18 @@ def test_push_tokens() -> None:
         (
             "sip:u@10.0.0.1:5060;pn-provider=apns;pn-prid=" + "AB" * 32 + ":voip"
             ";pn-param=ABCD1234.com.example.phone.voip",
-            ("apns", "AB" * 32, "com.example.phone", False),
+            ("apns", "ab" * 32, "com.example.phone", False),
         ),
         (
-            "<sip:u@10.0.0.1;transport=tcp;pn-provider=apns.dev;pn-prid=ff00"
+            "<sip:u@10.0.0.1;transport=tcp;pn-provider=apns.dev;pn-prid=" + "ff" * 32 + ""
             ";pn-param=TEAM.com.example.phone.voip>",
-            ("apns", "ff00", "com.example.phone", True),
+            ("apns", "ff" * 32, "com.example.phone", True),
         ),
         (
-            "sip:u@10.0.0.1;pn-provider=fcm;pn-prid=tok%3Aen;pn-param=my-project",
-            ("fcm", "tok:en", "my-project", False),
+            "sip:u@10.0.0.1;pn-provider=fcm;pn-prid=fcm-token%3A"
+            + "x" * 20
+            + ";pn-param=my-project",
+            ("fcm", "fcm-token:" + "x" * 20, "my-project", False),
         ),
     ],
 )
@@ -152,6 +154,7 @@ def test_rfc8599_push_parameters_are_read_from_the_contact(contact: str, expecte
         "sip:u@10.0.0.1;pn-provider=webpush;pn-prid=x;pn-param=y",  # not a provider we send to
         "sip:u@10.0.0.1;pn-provider=fcm;pn-param=project",  # no token
         "sip:u@10.0.0.1;pn-provider=fcm;pn-prid=token",  # no project
+        "sip:u@10.0.0.1;pn-provider=apns;pn-prid=ff00;pn-param=T.com.example.a.voip",  # short
     ],
 )
 def test_contacts_without_usable_push_parameters(contact: str) -> None:
