@@ -274,6 +274,9 @@ def main() -> int:
 
         sip_rows = register_rows()
         call_load = call_rows()
+        from tests.bench.push_wake import push_wake_latencies
+
+        wake = push_wake_latencies()
     finally:
         teardown_databases(old, verbosity=0)
     print(f"PBX benchmarks (in-process, PostgreSQL + Redis, {os.cpu_count()} cores)")
@@ -290,6 +293,23 @@ def main() -> int:
                 f"| {result.name:<48} | {result.per_second:>8} | {result.success:>8.3f} | "
                 f"{result.per_second / reference:>6.2f} |"
             )
+    print()
+    print("Push wake-up on loopback (sipp caller and app, Kamailio, Django, Celery, fake APNs)")
+    print(f"| {'interval':<48} | {'calls':>6} | {'p50 ms':>8} | {'p99 ms':>8} |")
+    print(f"|{'-' * 50}|{'-' * 8}|{'-' * 10}|{'-' * 10}|")
+    for label, key in (
+        ("INVITE sent -> push request at the provider", "invite_to_push"),
+        ("woken REGISTER sent -> INVITE at the app", "register_to_invite"),
+    ):
+        samples = sorted(wake[key])
+        if not samples:
+            print(f"| {label:<48} | {0:>6} | {'-':>8} | {'-':>8} |")
+            continue
+        p99 = samples[min(len(samples) - 1, int(len(samples) * 0.99))]
+        print(
+            f"| {label:<48} | {len(samples):>6} | {statistics.median(samples):>8.1f} | "
+            f"{p99:>8.1f} |"
+        )
     return 0
 
 
