@@ -166,6 +166,7 @@ class PushDelivery(models.Model):
     class Kind(models.TextChoices):
         WAKE = "wake", "Wake for an incoming call"
         CANCEL = "cancel", "Stop ringing"
+        VOICEMAIL = "voicemail", "New voicemail"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Waiting to be sent"
@@ -176,7 +177,7 @@ class PushDelivery(models.Model):
     tenant = models.ForeignKey("directory.Tenant", on_delete=models.CASCADE, related_name="+")
     device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="push_deliveries")
     call_id = models.CharField(max_length=255)
-    kind = models.CharField(max_length=8, choices=Kind.choices)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
     provider = models.CharField(max_length=8, choices=PushBinding.Provider.choices)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
     failure = models.CharField(max_length=20, blank=True)

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "pbx.tokens",
     "devices",
     "routing",
+    "voicemail",
     "pbx.engine",
 ]
 
@@ -206,6 +207,20 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+
+# Voicemail audio (greetings, messages) goes through Django's storage API: the filesystem by
+# default; any storage backend (e.g. django-storages' S3Storage) through PBX_MEDIA_STORAGE and
+# its OPTIONS as JSON in PBX_MEDIA_STORAGE_OPTIONS.
+MEDIA_ROOT = env.path("PBX_MEDIA_ROOT", default=BASE_DIR / "var" / "media")
+STORAGES = {
+    "default": {
+        "BACKEND": env.str(
+            "PBX_MEDIA_STORAGE", default="django.core.files.storage.FileSystemStorage"
+        ),
+        "OPTIONS": env.json("PBX_MEDIA_STORAGE_OPTIONS", default={}),
+    },
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
 STATIC_ROOT = env.path("PBX_STATIC_ROOT", default=BASE_DIR / "var" / "static")
 
 REST_FRAMEWORK = {

@@ -50,6 +50,7 @@ def validate_app_id(app_id: str, provider: PushProvider | None = None) -> str:
 class PushKind(StrEnum):
     WAKE = "wake"  # an incoming call: wake the app so it registers and rings
     CANCEL = "cancel"  # the call was answered elsewhere or the caller hung up
+    VOICEMAIL = "voicemail"  # a new voicemail message (a visible alert, not a VoIP push)
 
 
 class PushFailure(StrEnum):

@@ -66,13 +66,22 @@ class ApnsSender:
     def send(
         self, *, token: str, app_id: str, sandbox: bool, message: PushMessage, device_id: int
     ) -> str:
-        payload: dict[str, Any] = {"aps": {}, **message.data()}
+        if message.is_call:
+            payload: dict[str, Any] = {"aps": {}, **message.data()}
+            push_type, topic, expiration = "voip", f"{app_id}.voip", "0"
+        else:  # a visible alert (new voicemail), kept by APNs for a day if the phone is off
+            who = message.caller_name or message.caller_number or "unknown caller"
+            payload = {
+                "aps": {"alert": {"title": "New voicemail", "body": f"From {who}"}},
+                **message.data(),
+            }
+            push_type, topic, expiration = "alert", app_id, str(int(time.time()) + 86400)
         headers = {
             "authorization": f"bearer {self.provider_token()}",
-            "apns-push-type": "voip",
-            "apns-topic": f"{app_id}.voip",
+            "apns-push-type": push_type,
+            "apns-topic": topic,
             "apns-priority": "10",
-            "apns-expiration": "0",
+            "apns-expiration": expiration,
             "apns-id": message.identity(device_id),
         }
         url = f"{self.urls[sandbox]}/3/device/{token}"

@@ -49,7 +49,9 @@ class FcmSender:
             push = messaging.Message(
                 token=token,
                 data=message.data(),
-                android=messaging.AndroidConfig(priority="high", ttl=0),
+                android=messaging.AndroidConfig(
+                    priority="high", ttl=0 if message.is_call else 86400
+                ),
             )
         try:
             return str(messaging.send(push, app=self.app))

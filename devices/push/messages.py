@@ -15,19 +15,31 @@ class PushMessage:
     caller_name: str = ""
     caller_number: str = ""
     reason: str = ""  # cancel only: answered_elsewhere, caller_hung_up, not_answered
+    message_id: str = ""  # voicemail only
 
     def data(self) -> dict[str, str]:
         """Flat string fields (FCM data messages carry only strings)."""
-        fields = {
-            "type": "incoming_call" if self.kind is PushKind.WAKE else "call_cancelled",
-            "call_id": self.call_id,
+        kinds = {
+            PushKind.WAKE: "incoming_call",
+            PushKind.CANCEL: "call_cancelled",
+            PushKind.VOICEMAIL: "voicemail",
         }
-        if self.kind is PushKind.WAKE:
+        fields = {"type": kinds[self.kind], "call_id": self.call_id}
+        if self.kind is PushKind.VOICEMAIL:
+            fields["message_id"] = self.message_id
+            fields["caller_name"] = self.caller_name
+            fields["caller_number"] = self.caller_number
+        elif self.kind is PushKind.WAKE:
             fields["caller_name"] = self.caller_name
             fields["caller_number"] = self.caller_number
         else:
             fields["reason"] = self.reason
         return fields
+
+    @property
+    def is_call(self) -> bool:
+        """Call pushes wake the app through VoIP channels; others are ordinary alerts."""
+        return self.kind in (PushKind.WAKE, PushKind.CANCEL)
 
     def identity(self, device_id: int) -> str:
         """The same id on every attempt (APNs `apns-id`): a retry is recognisably the same

@@ -47,6 +47,11 @@ class EngineClient(Protocol):
         """Remove every contact of the AOR. False when there was none."""
         ...
 
+    def send_request(self, *, method: str, uri: str, headers: str, body: str = "") -> None:
+        """Send an out-of-dialog request from the engine (e.g. an unsolicited MWI NOTIFY).
+        `headers` (CRLF-separated) must include From and To."""
+        ...
+
 
 def _seconds(value: Any) -> int:
     """Seconds left on a contact; usrloc says "permanent" for contacts that never expire."""
@@ -109,6 +114,9 @@ class KamailioJsonRpc:
                         )
                     )
         return found
+
+    def send_request(self, *, method: str, uri: str, headers: str, body: str = "") -> None:
+        self._call("tm.t_uac_start", method, uri, ".", ".", headers, body)
 
     def drop_registrations(self, *, aor: str) -> bool:
         had_contacts = bool(self.registrations(aor=aor))
