@@ -140,6 +140,10 @@ def registration_events_apply(*, events: Iterable[RegistrationEvent], now: datet
             ):
                 _presence(device, online=False)
             continue
+        fresh = (
+            not was_online
+            or not Registration.objects.filter(device=device, contact=event.contact).exists()
+        )
         # One contact per device (the engine saves with "replace"): keep only this one.
         Registration.objects.filter(device=device).exclude(contact=event.contact).delete()
         Registration.objects.update_or_create(
@@ -155,9 +159,27 @@ def registration_events_apply(*, events: Iterable[RegistrationEvent], now: datet
         )
         if not was_online:
             _presence(device, online=True)
+        if fresh:
+            _message_lamp(device)
         if device.kind == Device.Kind.MOBILE_APP:
             _mobile_registered(device, event.contact, now)
     return known
+
+
+def _message_lamp(device: Device) -> None:
+    """A device that (re)appears gets the voicemail counts at once: its lamp is right even
+    after a reboot, without waiting for the next message."""
+    from voicemail.models import Mailbox
+    from voicemail.tasks import send_mwi
+
+    for mailbox_id in (
+        Mailbox.objects.filter(extension__owner_id=device.user_id, messages__isnull=False)
+        .values_list("pk", flat=True)
+        .distinct()
+    ):
+        transaction.on_commit(
+            lambda mailbox_id=mailbox_id: send_mwi.delay(mailbox_id=mailbox_id, device_id=device.pk)
+        )
 
 
 def _mobile_registered(device: Device, contact: str, now: datetime) -> None:

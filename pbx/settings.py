@@ -208,6 +208,18 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 
+# E-mail (voicemail notifications with the audio attached, when a mailbox asks for them).
+EMAIL_HOST = env.str("PBX_EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("PBX_EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("PBX_EMAIL_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("PBX_EMAIL_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("PBX_EMAIL_STARTTLS", default=False)
+EMAIL_TIMEOUT = env.int("PBX_EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env.str("PBX_EMAIL_FROM", default="PBX voicemail <voicemail@pbx.localhost>")
+
+# Where the voicemail agent listens; the engine sends unanswered calls there (empty: none).
+PBX_VOICEMAIL_URI = env.str("PBX_VOICEMAIL_URI", default="sip:127.0.0.1:5070")
+
 # Voicemail audio (greetings, messages) goes through Django's storage API: the filesystem by
 # default; any storage backend (e.g. django-storages' S3Storage) through PBX_MEDIA_STORAGE and
 # its OPTIONS as JSON in PBX_MEDIA_STORAGE_OPTIONS.

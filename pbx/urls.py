@@ -7,6 +7,7 @@ from pbx import health
 from pbx.api.errors import not_found_view, server_error_view
 from pbx.engine.api import engine_events_view
 from routing.engine_api import route_decision_view
+from voicemail import agent_api as voicemail_api
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -17,6 +18,13 @@ urlpatterns = [
     # Internal engine API: never exposed publicly (deploy/production/nginx blocks /internal/).
     path("internal/engine/route-decisions", route_decision_view, name="engine-route-decision"),
     path("internal/engine/events", engine_events_view, name="engine-events"),
+    path("internal/voicemail/sessions", voicemail_api.session_view, name="voicemail-session"),
+    path(
+        "internal/voicemail/mailboxes/<int:mailbox_id>/greetings/<str:kind>",
+        voicemail_api.greeting_view,
+        name="voicemail-greeting",
+    ),
+    path("internal/voicemail/deposits", voicemail_api.deposit_view, name="voicemail-deposit"),
 ]
 if settings.DEBUG:  # production serves /static/ from the reverse proxy (deploy/production)
     urlpatterns += staticfiles_urlpatterns()

@@ -17,7 +17,7 @@ from routing.decisions import RoutedCall
 from routing.models import Call
 from routing.wakeups import cancels_schedule
 
-CALL_EVENT_TYPES = ("answered", "ended", "missed")
+CALL_EVENT_TYPES = ("answered", "ended", "missed", "voicemail")
 CALL_MEMORY_SECONDS = 6 * 3600  # longer than any call is expected to ring and talk
 
 
@@ -137,6 +137,21 @@ def call_events_apply(*, events: list[CallEvent], now: datetime) -> int:
                 user_ids=[call.callee_id],
                 type="call.answered",
                 data={"call_id": call.call_id, "device_id": call.answered_device_id},
+            )
+        elif event.type == "voicemail" and call.answered_at is None and call.ended_at is None:
+            # Nobody answered; the voicemail agent took the call (it ends with the BYE).
+            call.outcome = Call.Outcome.VOICEMAIL
+            call.save(update_fields=["outcome"])
+            cancels_schedule(
+                tenant_id=call.tenant_id,
+                call_id=call.call_id,
+                answered_device_id=None,
+                reason="not_answered",
+            )
+            send_event_on_commit(
+                user_ids=[call.callee_id],
+                type="call.missed",
+                data={"call_id": call.call_id, "voicemail": True},
             )
         elif event.type == "ended" and call.ended_at is None:
             call.ended_at = now

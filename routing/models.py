@@ -118,6 +118,7 @@ class Call(models.Model):
         RINGING = "ringing", "Ringing"
         ANSWERED = "answered", "Answered"
         MISSED = "missed", "Missed"
+        VOICEMAIL = "voicemail", "Went to voicemail"
         FAILED = "failed", "Failed"
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="calls")

@@ -79,6 +79,7 @@ def start_engine(
     workers: int = 4,
     log_path: Path,
     rpc_allow: str = "127.0.0.0/8",
+    voicemail_uri: str = "",
     startup_timeout: float = 15.0,
 ) -> EngineProcess:
     binary = shutil.which("kamailio") or "/usr/sbin/kamailio"
@@ -107,6 +108,8 @@ def start_engine(
         f"WORKERS={workers}",
         "-A",
         f'RPC_ALLOW="{rpc_allow}"',
+        "-A",
+        f'VOICEMAIL="{voicemail_uri}"',
     ]
     log: IO[bytes] = log_path.open("wb")
     process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603

@@ -1,0 +1,113 @@
+"""Internal endpoints the voicemail agent calls (engine token; never public): which mailbox a
+call goes to and its greeting, and the deposit of a recording."""
+
+import json
+from urllib.parse import unquote
+
+from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from pbx.directory.models import Extension
+from pbx.engine.api import engine_authorised, engine_error
+from pbx.errors import Conflict
+from voicemail.domain.audio import AudioInvalid, duration_ms, read_wav, resample, wav_bytes
+from voicemail.models import Mailbox
+from voicemail.services import mailbox_for_extension, voicemail_deposit
+
+MAX_DEPOSIT = 8000 * 2 * 3600 + 1024  # one hour of 8 kHz 16-bit PCM
+
+
+def _extension(domain: str, number: str) -> Extension | None:
+    return (
+        Extension.objects.select_related("tenant", "owner")
+        .filter(tenant__sip_domain=domain.lower(), number=number, tenant__is_active=True)
+        .first()
+    )
+
+
+@csrf_exempt
+@require_POST
+def session_view(request: HttpRequest) -> JsonResponse:
+    if not engine_authorised(request):
+        return engine_error(401, "not_authenticated", "Missing or wrong engine token.")
+    try:
+        body = json.loads(request.body)
+        domain, number = str(body["domain"])[:253], str(body["extension"])[:32]
+        reason = str(body.get("reason", "unavailable"))
+    except (ValueError, KeyError, TypeError):
+        return engine_error(400, "malformed_request", "Send domain, extension and reason.")
+    extension = _extension(domain, number)
+    if extension is None:
+        return engine_error(404, "unknown_mailbox", f"No extension {number} at {domain}.")
+    mailbox = mailbox_for_extension(extension=extension)
+    if mailbox.messages.count() >= mailbox.max_messages:
+        return engine_error(409, "mailbox_full", "The mailbox is full.")
+    kind = "busy" if reason == "busy" and mailbox.greeting_busy else "unavailable"
+    greeting = getattr(mailbox, f"greeting_{kind}")
+    return JsonResponse(
+        {
+            "mailbox_id": mailbox.pk,
+            "max_seconds": mailbox.max_message_seconds,
+            "greeting_url": (
+                reverse("voicemail-greeting", args=[mailbox.pk, kind]) if greeting else None
+            ),
+            "name_url": (
+                reverse("voicemail-greeting", args=[mailbox.pk, "name"])
+                if mailbox.greeting_name
+                else None
+            ),
+        }
+    )
+
+
+@require_GET
+def greeting_view(request: HttpRequest, mailbox_id: int, kind: str) -> HttpResponse:
+    if not engine_authorised(request):
+        return engine_error(401, "not_authenticated", "Missing or wrong engine token.")
+    mailbox = Mailbox.objects.filter(pk=mailbox_id).first()
+    field = getattr(mailbox, f"greeting_{kind}", None) if mailbox else None
+    if not field:
+        return engine_error(404, "not_found", "No such greeting.")
+    return FileResponse(field.open("rb"), content_type="audio/wav")
+
+
+@csrf_exempt
+@require_POST
+def deposit_view(request: HttpRequest) -> JsonResponse:
+    """Body: the WAV; headers name the mailbox (domain + extension) and the call. Delivering
+    the same call twice answers 200 with the message already there (201 the first time)."""
+    if not engine_authorised(request):
+        return engine_error(401, "not_authenticated", "Missing or wrong engine token.")
+    if len(request.body) > MAX_DEPOSIT:
+        return engine_error(413, "too_large", "A deposit is at most one hour of audio.")
+    headers = request.headers
+    domain = headers.get("X-Voicemail-Domain", "")
+    number = headers.get("X-Voicemail-Extension", "")
+    call_id = unquote(headers.get("X-Voicemail-Call-Id", ""))[:255]
+    if not (domain and number and call_id):
+        return engine_error(400, "malformed_request", "Name the domain, extension and call.")
+    try:
+        pcm, rate = read_wav(request.body)
+    except AudioInvalid as exc:
+        return engine_error(400, exc.code, str(exc))
+    extension = _extension(domain, number)
+    if extension is None:
+        return engine_error(404, "unknown_mailbox", f"No extension {number} at {domain}.")
+    pcm = resample(pcm, rate)
+    try:
+        deposit = voicemail_deposit(
+            mailbox=mailbox_for_extension(extension=extension),
+            call_id=call_id,
+            wav=wav_bytes(pcm),
+            duration_ms=duration_ms(pcm),
+            caller=unquote(headers.get("X-Voicemail-Caller", "")),
+            caller_name=unquote(headers.get("X-Voicemail-Caller-Name", "")),
+        )
+    except Conflict as exc:
+        return engine_error(409, exc.code, exc.detail)
+    return JsonResponse(
+        {"message_id": deposit.message.pk, "created": deposit.created},
+        status=201 if deposit.created else 200,
+    )
