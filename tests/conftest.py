@@ -1,10 +1,14 @@
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
+import httpx
 import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from pbx.directory.models import Tenant, User
+from pbx.engine.process import EngineProcess
 from pbx.tokens.services import api_session_open
 from tests.factories import TenantFactory, UserFactory
 from tests.fakes.fixtures import fake_apns, fake_fcm  # noqa: F401 - shared fixtures
@@ -57,3 +61,35 @@ def member_api(member: User, client_for: Callable[[User], APIClient]) -> APIClie
 @pytest.fixture
 def admin_api(admin_user: User, client_for: Callable[[User], APIClient]) -> APIClient:
     return client_for(admin_user)
+
+
+@pytest.fixture(autouse=True)
+def _engine_reports_before_the_test_ends(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Let the engine deliver every queued event while this test's database is still there:
+    a late event arriving during the next test would write into the wrong world."""
+    yield
+    names = [name for name in ("engine", "vm_engine") if name in request.fixturenames]
+    if not names:
+        return
+    engine: EngineProcess = request.getfixturevalue(names[0])
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        body = httpx.post(
+            engine.rpc_url,
+            json={
+                "jsonrpc": "2.0",
+                "method": "mqueue.get_size",
+                "params": ["engine_events"],
+                "id": 1,
+            },
+            timeout=2,
+        ).json()
+        if body.get("result", {}).get("size") == 0:
+            break
+        time.sleep(0.05)
+    time.sleep(0.4)  # the report in flight (timer period 100 ms, then one HTTP round trip)
+
+
+@pytest.fixture
+def sip_dir(tmp_path: Path) -> Path:
+    return tmp_path

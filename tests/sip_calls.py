@@ -347,3 +347,49 @@ def register_contact(
         f"@127.0.0.1:{contact_port}{contact_params}>",
     )
     return run_sipp(engine, scenario, workdir)
+
+
+def voicemail_caller_scenario(
+    *,
+    username: str,
+    secret: str,
+    domain: str,
+    called: str,
+    audio: Path,
+    wait_ms: int,
+    talk_ms: int,
+) -> str:
+    """A caller who reaches voicemail: after `wait_ms` (the greeting) it streams `audio`
+    (raw G.711 mu-law, 8 kHz) as RTP, stays on the line `talk_ms`, then hangs up."""
+    stream = (
+        f'  <pause milliseconds="{wait_ms}"/>\n'
+        f'  <nop><action><exec rtp_stream="{audio},1,0"/></action></nop>\n'
+        f'  <pause milliseconds="{talk_ms}"/>\n'
+    )
+    final = _CALLER_ANSWERED.replace('  <pause milliseconds="300"/>\n', stream)
+    final = (
+        final.replace("{username}", username)
+        .replace("{domain}", domain)
+        .replace("{called}", called)
+    )
+    return CALLER.format(
+        username=username, secret=secret, domain=domain, called=called, final=final
+    )
+
+
+NOTIFY_RECEIVER = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="a phone waiting for its message lamp">
+  <recv request="NOTIFY"/>
+  <send><![CDATA[
+
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+  ]]></send>
+</scenario>
+"""

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 from pbx.directory.models import Extension
 from pbx.engine.api import engine_authorised, engine_error
 from pbx.errors import Conflict
+from routing.decisions import caller_identity
 from voicemail.domain.audio import AudioInvalid, duration_ms, read_wav, resample, wav_bytes
 from voicemail.models import Mailbox
 from voicemail.services import mailbox_for_extension, voicemail_deposit
@@ -96,14 +97,24 @@ def deposit_view(request: HttpRequest) -> JsonResponse:
     if extension is None:
         return engine_error(404, "unknown_mailbox", f"No extension {number} at {domain}.")
     pcm = resample(pcm, rate)
+    # A call from one of our devices names its SIP username: show the caller's extension.
+    caller = caller_identity(domain=domain, caller=unquote(headers.get("X-Voicemail-Caller", "")))
+    caller_name = unquote(headers.get("X-Voicemail-Caller-Name", ""))
+    if not caller_name and caller.isdigit():
+        caller_name = (
+            Extension.objects.filter(tenant=extension.tenant, number=caller)
+            .values_list("display_name", flat=True)
+            .first()
+            or ""
+        )
     try:
         deposit = voicemail_deposit(
             mailbox=mailbox_for_extension(extension=extension),
             call_id=call_id,
             wav=wav_bytes(pcm),
             duration_ms=duration_ms(pcm),
-            caller=unquote(headers.get("X-Voicemail-Caller", "")),
-            caller_name=unquote(headers.get("X-Voicemail-Caller-Name", "")),
+            caller=caller,
+            caller_name=caller_name,
         )
     except Conflict as exc:
         return engine_error(409, exc.code, exc.detail)

@@ -1,10 +1,7 @@
 """A real Kamailio for the engine tests, talking to the test database and a live Django."""
 
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
-import httpx
 import pytest
 from django.conf import settings
 from django.db import connection
@@ -26,34 +23,3 @@ def engine(
     )
     yield process
     process.stop()
-
-
-@pytest.fixture(autouse=True)
-def _engine_reports_before_the_test_ends(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Let the engine deliver every queued event while this test's database is still there:
-    a late event arriving during the next test would write into the wrong world."""
-    yield
-    if "engine" not in request.fixturenames:
-        return
-    engine: EngineProcess = request.getfixturevalue("engine")
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        body = httpx.post(
-            engine.rpc_url,
-            json={
-                "jsonrpc": "2.0",
-                "method": "mqueue.get_size",
-                "params": ["engine_events"],
-                "id": 1,
-            },
-            timeout=2,
-        ).json()
-        if body.get("result", {}).get("size") == 0:
-            break
-        time.sleep(0.05)
-    time.sleep(0.4)  # the report in flight (timer period 100 ms, then one HTTP round trip)
-
-
-@pytest.fixture
-def sip_dir(tmp_path: Path) -> Path:
-    return tmp_path
