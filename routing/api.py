@@ -1,9 +1,8 @@
 """REST endpoints of routing: a person's routing (document, DND, forwarding), the "why did it
 ring" simulator, schedules and templates. `users/me/...` is the caller's own."""
 
-from django.http import Http404
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
@@ -12,9 +11,9 @@ from rest_framework.views import APIView
 
 from pbx.api.permissions import IsTenantUser, acting_tenant, acting_user
 from pbx.api.serializers import validated_input
+from pbx.api.subjects import USER_PARAMETER, subject
 from pbx.api.views import AdminWritesOnly, ResourceViewSet
 from pbx.directory.models import User
-from pbx.directory.selectors import user_list
 from routing import selectors, services
 from routing.decision_json import decision_json
 from routing.decisions import route_simulate
@@ -34,23 +33,6 @@ from routing.serializers import (
     TemplateUpdateInput,
     routing_output,
 )
-
-USER_PARAMETER = OpenApiParameter(
-    "user", str, OpenApiParameter.PATH, description="A user id, or `me`."
-)
-
-
-def subject(request: Request, user: str) -> User:
-    """The person whose routing is addressed: `me`, or a user the caller may see (else 404)."""
-    actor = acting_user(request)
-    if user == "me":
-        return actor
-    if not user.isdigit():
-        raise Http404
-    found = user_list(tenant=acting_tenant(request), actor=actor).filter(pk=int(user)).first()
-    if found is None:
-        raise Http404
-    return found
 
 
 def _render(user: User) -> Response:

@@ -14,3 +14,9 @@ from pbx.settings import *  # noqa: F403
 
 # Speed only: password hashing is not what the tests measure.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Voicemail audio written by tests goes to a throw-away directory.
+import tempfile  # noqa: E402
+
+MEDIA_ROOT = tempfile.mkdtemp(prefix="pbx-test-media-")
+STORAGES["default"]["OPTIONS"] = {"location": MEDIA_ROOT}  # noqa: F405

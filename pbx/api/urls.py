@@ -8,6 +8,7 @@ from devices.api import DeviceViewSet, PushMetricsView
 from pbx.directory import api as directory
 from pbx.tokens import api as tokens
 from routing import api as routing
+from voicemail import api as voicemail
 
 router = DefaultRouter(trailing_slash=False)
 router.register("tenants", directory.TenantViewSet, basename="tenant")
@@ -25,6 +26,38 @@ urlpatterns = [
     path("auth/logout", tokens.LogoutView.as_view(), name="auth-logout"),
     path("me", directory.MeView.as_view(), name="me"),
     path("push/metrics", PushMetricsView.as_view(), name="push-metrics"),
+    path("users/<str:user>/voicemail", voicemail.MailboxView.as_view(), name="voicemail"),
+    path("users/<str:user>/voicemail/pin", voicemail.PinView.as_view(), name="voicemail-pin"),
+    path(
+        "users/<str:user>/voicemail/pin/verify",
+        voicemail.PinVerifyView.as_view(),
+        name="voicemail-pin-verify",
+    ),
+    path(
+        "users/<str:user>/voicemail/pin-reset",
+        voicemail.PinResetView.as_view(),
+        name="voicemail-pin-reset",
+    ),
+    path(
+        "users/<str:user>/voicemail/greetings/<str:kind>",
+        voicemail.GreetingView.as_view(),
+        name="voicemail-greeting-file",
+    ),
+    path(
+        "users/<str:user>/voicemail/messages",
+        voicemail.MessageListView.as_view(),
+        name="voicemail-messages",
+    ),
+    path(
+        "users/<str:user>/voicemail/messages/<str:message>",
+        voicemail.MessageView.as_view(),
+        name="voicemail-message",
+    ),
+    path(
+        "users/<str:user>/voicemail/messages/<str:message>/audio",
+        voicemail.MessageAudioView.as_view(),
+        name="voicemail-message-audio",
+    ),
     path("me/extensions", directory.MyExtensionsView.as_view(), name="me-extensions"),
     path("tenant", directory.MyTenantView.as_view(), name="tenant-current"),
     path("users/<str:user>/routing", routing.UserRoutingView.as_view(), name="user-routing"),
