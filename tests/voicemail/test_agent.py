@@ -1,6 +1,6 @@
 """The voicemail agent as a real process, driven by a raw SIP/RTP peer written here: malformed
-SIP gets no crash, `#` (RFC 4733) skips the greeting and ends the message, and with Django down the recording is
-spooled and delivered once Django is back (nothing is lost)."""
+SIP gets no crash, `#` (RFC 4733) skips the greeting and ends the message, and with Django down
+the recording is spooled and delivered once Django is back (nothing is lost)."""
 
 import asyncio
 import socket

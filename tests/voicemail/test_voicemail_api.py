@@ -52,7 +52,8 @@ def test_messages_list_mark_heard_save_and_delete(
     assert listed["count"] == 2
     assert {m["caller"] for m in listed["results"]} == {"202"}
     assert heard.status_code == 200
-    assert heard.json()["heard"] is True and heard.json()["folder"] == "saved"
+    assert heard.json()["heard"] is True
+    assert heard.json()["folder"] == "saved"
     assert (counts["new"], counts["old"]) == (1, 1)
     assert deleted.status_code == 204
     assert not default_storage.exists(first.audio.name)  # the audio went with it
@@ -70,7 +71,8 @@ def test_message_audio_is_streamed_with_ranges(member_api, mailbox) -> None:
     download = member_api.get(url + "?download=1")
 
     body = b"".join(whole.streaming_content)
-    assert whole.status_code == 200 and whole["Accept-Ranges"] == "bytes"
+    assert whole.status_code == 200
+    assert whole["Accept-Ranges"] == "bytes"
     assert len(body) == 44 + 2 * 8000 * 2
     assert part.status_code == 206
     assert part["Content-Range"] == f"bytes 100-199/{len(body)}"
@@ -166,7 +168,8 @@ def test_admin_resets_a_pin_and_it_is_audited(admin_api, admin_user, member, mai
 
     assert response.status_code == 200
     pin = response.json()["pin"]
-    assert len(pin) >= 8 and pin.isdigit()
+    assert len(pin) >= 8
+    assert pin.isdigit()
     assert services.mailbox_pin_verify(mailbox_id=mailbox.pk, pin=pin, now=timezone.now()).ok
     [audit] = PinAudit.objects.filter(mailbox=mailbox)
     assert (audit.action, audit.actor_id) == ("reset", admin_user.pk)
