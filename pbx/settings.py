@@ -150,6 +150,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tokens.purge_expired_access_tokens",
         "schedule": 3600.0,
     },
+    "purge-expired-voicemail": {"task": "voicemail.purge_expired", "schedule": 3600.0},
     # Registration events are delivered at most once: repair what Django missed.
     "sync-engine-registrations": {
         "task": "engine.sync_registrations",
@@ -219,6 +220,8 @@ DEFAULT_FROM_EMAIL = env.str("PBX_EMAIL_FROM", default="PBX voicemail <voicemail
 
 # Where the voicemail agent listens; the engine sends unanswered calls there (empty: none).
 PBX_VOICEMAIL_URI = env.str("PBX_VOICEMAIL_URI", default="sip:127.0.0.1:5070")
+# Optional transcription: a dotted path to a callable(wav: bytes) -> str (off when empty).
+PBX_VOICEMAIL_TRANSCRIBER = env.str("PBX_VOICEMAIL_TRANSCRIBER", default="")
 
 # Voicemail audio (greetings, messages) goes through Django's storage API: the filesystem by
 # default; any storage backend (e.g. django-storages' S3Storage) through PBX_MEDIA_STORAGE and

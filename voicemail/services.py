@@ -5,10 +5,12 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from pbx.directory.models import Extension, User
 from pbx.errors import Conflict, DomainError
@@ -175,6 +177,10 @@ def _counts_changed(mailbox: Mailbox, *, new_message: Message | None = None) -> 
         )
         message_id = new_message.pk
         transaction.on_commit(lambda: notify_new_message.delay(message_id=message_id))
+        if settings.PBX_VOICEMAIL_TRANSCRIBER:
+            from voicemail.tasks import transcribe
+
+            transaction.on_commit(lambda: transcribe.delay(message_id=message_id))
 
 
 @transaction.atomic
@@ -234,3 +240,30 @@ def mailbox_counts(mailbox: Mailbox) -> tuple[int, int]:
     messages = Message.objects.filter(mailbox=mailbox)
     new = messages.filter(folder=Message.Folder.NEW, heard_at__isnull=True).count()
     return new, messages.count() - new
+
+
+def message_transcribe(*, message_id: int) -> str:
+    """Run the configured transcriber (`PBX_VOICEMAIL_TRANSCRIBER`: a dotted path to a
+    callable taking WAV bytes and returning text) on a message. Runs in a worker after the
+    deposit committed: a slow or failing transcriber never delays or loses a message."""
+    message = Message.objects.filter(pk=message_id).first()
+    if message is None or not settings.PBX_VOICEMAIL_TRANSCRIBER:
+        return ""
+    transcriber = import_string(settings.PBX_VOICEMAIL_TRANSCRIBER)
+    with message.audio.open("rb") as audio:
+        text = str(transcriber(audio.read()))[:10000]
+    Message.objects.filter(pk=message_id).update(transcript=text)
+    return text
+
+
+def messages_purge_expired(*, now: datetime) -> int:
+    """Delete messages older than their mailbox's retention (audio included)."""
+    purged = 0
+    for mailbox in Mailbox.objects.all().only("pk", "retention_days"):
+        expired = Message.objects.filter(
+            mailbox=mailbox, created_at__lt=now - timedelta(days=mailbox.retention_days)
+        )
+        for message in expired:
+            message_delete(message=message)
+            purged += 1
+    return purged

@@ -10,7 +10,7 @@ from pbx.engine.client import EngineUnavailable, engine_client
 from voicemail.domain.mwi import message_summary
 from voicemail.models import Mailbox
 from voicemail.notifications import message_notify
-from voicemail.services import mailbox_counts
+from voicemail.services import mailbox_counts, message_transcribe, messages_purge_expired
 
 
 @shared_task(
@@ -59,3 +59,13 @@ def send_mwi(*, mailbox_id: int, device_id: int | None = None) -> int:
 @shared_task(name="push.voicemail", max_retries=5, retry_backoff=2, acks_late=True)
 def notify_new_message(*, message_id: int) -> str:
     return message_notify(message_id=message_id)
+
+
+@shared_task(name="voicemail.transcribe", max_retries=3, retry_backoff=5, acks_late=True)
+def transcribe(*, message_id: int) -> str:
+    return message_transcribe(message_id=message_id)
+
+
+@shared_task(name="voicemail.purge_expired")
+def purge_expired() -> int:
+    return messages_purge_expired(now=timezone.now())
