@@ -2,7 +2,7 @@
 
 Uses the local PostgreSQL and Redis when they answer; otherwise falls back to SQLite with tasks
 run in-process, and says so. Then migrates, seeds the demo organisation, and runs the ASGI
-server and a Celery worker (with beat) until Ctrl-C.
+server, a Celery worker (with beat), the SIP engine and the voicemail agent until Ctrl-C.
 """
 
 import os
@@ -99,6 +99,7 @@ def start_dev_engine(env: dict[str, str]) -> "EngineProcess | None":
             token=env.get("PBX_ENGINE_TOKEN", "development-engine-token"),
             port=port,
             log_path=ROOT / "var" / "kamailio.log",
+            voicemail_uri=f"sip:{HOST}:{VOICEMAIL_PORT}",
         )
     except EngineStartError as exc:
         print(
@@ -108,6 +109,21 @@ def start_dev_engine(env: dict[str, str]) -> "EngineProcess | None":
     env["PBX_ENGINE_RPC_URL"] = engine.rpc_url
     print(f"[run] SIP engine (Kamailio) on udp/tcp {HOST}:{port}, log var/kamailio.log")
     return engine
+
+
+VOICEMAIL_PORT = os.environ.get("PBX_VOICEMAIL_PORT", "5070")
+
+
+def start_voicemail_agent(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """The voicemail media agent (SIP/RTP on VOICEMAIL_PORT), talking to the web app."""
+    agent_env = env | {
+        "PBX_VOICEMAIL_LISTEN": f"{HOST}:{VOICEMAIL_PORT}",
+        "PBX_DJANGO_INTERNAL_URL": f"http://{HOST}:{PORT}",
+    }
+    print(f"[run] voicemail agent on udp {HOST}:{VOICEMAIL_PORT}")
+    return subprocess.Popen(
+        [str(VENV_BIN / "python"), "-m", "voicemail.agent"], cwd=ROOT, env=agent_env
+    )
 
 
 def manage(env: dict[str, str], *args: str) -> None:
@@ -141,6 +157,8 @@ def main() -> int:
             env=env,
         )
     ]
+    if engine is not None:
+        processes.append(start_voicemail_agent(env))
     if env["REDIS_URL"]:
         processes.append(
             subprocess.Popen(
