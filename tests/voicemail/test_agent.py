@@ -95,7 +95,8 @@ class Caller:
             sequence += 1
             time.sleep(0.02)
 
-    def expect_bye(self) -> sipmsg.SipMessage:
+    def expect_bye(self, timeout: float = 15) -> sipmsg.SipMessage:
+        self.sip.settimeout(timeout)
         while True:
             message = sipmsg.parse(self.sip.recv(4000))
             if message.is_request and message.method == "BYE":
@@ -160,3 +161,28 @@ def test_hash_ends_the_message_and_a_spooled_deposit_arrives_once_django_is_back
     assert message.caller == "+33612345678"
     assert message.caller_name == "Carol"
     assert list(agent.spool.glob("*")) == []
+
+
+def test_a_full_mailbox_says_it_cannot_take_messages_and_hangs_up(
+    agent, live_server, tenant
+) -> None:
+    from voicemail.services import mailbox_for_extension
+
+    extension = ExtensionFactory(owner=UserFactory(tenant=tenant), number="602")
+    mailbox = mailbox_for_extension(extension=extension)
+    mailbox.max_messages = 0
+    mailbox.save()
+    caller = Caller(agent.port)
+
+    answer = caller.invite("602", tenant.sip_domain)
+    assert answer.status == 200  # answered: the caller hears why, never silence
+    caller.ack(answer)
+    started = time.monotonic()
+    caller.media.settimeout(5)
+    heard = caller.media.recv(2000)  # the spoken "cannot take messages" prompt
+    bye = caller.expect_bye()
+
+    assert rtp.parse(heard) is not None
+    assert bye.call_id == caller.call_id
+    assert time.monotonic() - started > 1.0  # a real prompt was played before hanging up
+    assert not Message.objects.filter(mailbox=mailbox).exists()

@@ -168,3 +168,31 @@ def test_the_same_deposit_twice_makes_one_message(
     assert message.call_id == "same-call@host"
     assert message.caller == "+33612345678"
     assert message.duration_ms == 1500
+
+
+def test_a_phone_that_registers_gets_the_lamp_right_away(
+    vm_engine: EngineProcess, agent: Agent, sip_dir: Path, settings
+) -> None:
+    settings.PBX_ENGINE_RPC_URL = vm_engine.rpc_url
+    office = Office(vm_engine, sip_dir)
+    mailbox = voicemail_services.mailbox_for_extension(extension=office.extension)
+    for call_id in ("a", "b"):
+        pcm = audio.tone(1000, 1.0)
+        voicemail_services.voicemail_deposit(
+            mailbox=mailbox,
+            call_id=call_id,
+            wav=audio.wav_bytes(pcm),
+            duration_ms=audio.duration_ms(pcm),
+            caller="202",
+            caller_name="",
+        )
+
+    with start_worker(
+        celery_app, pool="solo", perform_ping_check=False, queues=["engine"], shutdown_timeout=10
+    ):
+        _, lamp = office.phone("rebooted", sip.NOTIFY_RECEIVER)
+        assert lamp.wait(timeout=15) == 0
+
+    notify = lamp.log.read_text()
+    assert "Messages-Waiting: yes" in notify
+    assert "Voice-Message: 2/0" in notify
