@@ -10,6 +10,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -177,9 +178,7 @@ def _message_lamp(device: Device) -> None:
         .values_list("pk", flat=True)
         .distinct()
     ):
-        transaction.on_commit(
-            lambda mailbox_id=mailbox_id: send_mwi.delay(mailbox_id=mailbox_id, device_id=device.pk)
-        )
+        transaction.on_commit(partial(send_mwi.delay, mailbox_id=mailbox_id, device_id=device.pk))
 
 
 def _mobile_registered(device: Device, contact: str, now: datetime) -> None:

@@ -12,6 +12,7 @@ someone else answered.
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from django.db import transaction
 from django.db.models import Q
@@ -100,21 +101,17 @@ def cancels_schedule(
     answered."""
     from routing.tasks import push_cancel
 
-    woken = (
-        PushDelivery.objects.filter(
-            tenant_id=tenant_id,
-            call_id=call_id,
-            kind=PushDelivery.Kind.WAKE,
-            status__in=(PushDelivery.Status.SENT, PushDelivery.Status.PENDING),
-        )
-        .exclude(device_id=answered_device_id)
-        .values_list("device_id", flat=True)
+    woken = PushDelivery.objects.filter(
+        tenant_id=tenant_id,
+        call_id=call_id,
+        kind=PushDelivery.Kind.WAKE,
+        status__in=(PushDelivery.Status.SENT, PushDelivery.Status.PENDING),
     )
-    for device_id in woken:
+    if answered_device_id is not None:
+        woken = woken.exclude(device_id=answered_device_id)
+    for device_id in woken.values_list("device_id", flat=True):
         transaction.on_commit(
-            lambda device_id=device_id: push_cancel.delay(
-                device_id=device_id, call_id=call_id, reason=reason
-            )
+            partial(push_cancel.delay, device_id=device_id, call_id=call_id, reason=reason)
         )
 
 

@@ -4,7 +4,8 @@ call goes to and its greeting, and the deposit of a recording."""
 import json
 from urllib.parse import unquote
 
-from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, HttpRequest, JsonResponse
+from django.http.response import HttpResponseBase
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -64,7 +65,7 @@ def session_view(request: HttpRequest) -> JsonResponse:
 
 
 @require_GET
-def greeting_view(request: HttpRequest, mailbox_id: int, kind: str) -> HttpResponse:
+def greeting_view(request: HttpRequest, mailbox_id: int, kind: str) -> HttpResponseBase:
     if not engine_authorised(request):
         return engine_error(401, "not_authenticated", "Missing or wrong engine token.")
     mailbox = Mailbox.objects.filter(pk=mailbox_id).first()

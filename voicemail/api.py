@@ -3,6 +3,7 @@ admins, anyone of their organisation)."""
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import Http404
+from django.http.response import HttpResponseBase
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
 from rest_framework import status
@@ -171,7 +172,7 @@ class GreetingView(APIView):
         responses={(200, "audio/wav"): OpenApiTypes.BINARY},
         operation_id="voicemail_greeting_retrieve",
     )
-    def get(self, request: Request, user: str, kind: str) -> Response:
+    def get(self, request: Request, user: str, kind: str) -> HttpResponseBase:
         mailbox = selectors.mailbox_of(subject(request, user))
         field = (
             getattr(mailbox, f"greeting_{kind}", None) if kind in services.GREETING_KINDS else None
@@ -294,7 +295,7 @@ class MessageAudioView(APIView):
         },
         operation_id="voicemail_message_audio",
     )
-    def get(self, request: Request, user: str, message: str) -> Response:
+    def get(self, request: Request, user: str, message: str) -> HttpResponseBase:
         found = selectors.message_get(
             mailbox=selectors.mailbox_of(subject(request, user)), message_id=message
         )

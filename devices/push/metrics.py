@@ -47,6 +47,7 @@ def push_metrics(*, tenant: Tenant, since: datetime) -> PushMetrics:
         for sent_at, woke_at in deliveries.filter(
             kind=PushDelivery.Kind.WAKE, woke_at__isnull=False, sent_at__isnull=False
         ).values_list("sent_at", "woke_at")
+        if sent_at is not None and woke_at is not None
     )
     return PushMetrics(
         since=since,

@@ -18,7 +18,9 @@ class AudioOffer:
 
 
 def parse_offer(body: bytes) -> AudioOffer:
-    address, port, types, events = "", 0, (), None
+    address, port = "", 0
+    types: tuple[int, ...] = ()
+    events: int | None = None
     media_address = ""
     in_audio = False
     for raw in body.decode("utf-8", "replace").splitlines():

@@ -53,7 +53,7 @@ class SipMessage:
         return ""
 
     def all(self, name: str) -> list[str]:
-        values = []
+        values: list[str] = []
         for key, value in self.headers:
             if key == name:
                 values.extend(part.strip() for part in _split_commas(value))
@@ -74,7 +74,9 @@ class SipMessage:
 
 def _split_commas(value: str) -> list[str]:
     """Split a header value on commas outside <...> and quotes."""
-    parts, depth, quoted, current = [], 0, False, []
+    parts: list[str] = []
+    current: list[str] = []
+    depth, quoted = 0, False
     for char in value:
         if char == '"':
             quoted = not quoted
