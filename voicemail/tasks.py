@@ -6,7 +6,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from devices.models import Registration
-from pbx.engine.client import EngineUnavailable, engine_client
+from pbx.engine.client import ENGINE_RETRY, engine_client
 from voicemail.domain.mwi import message_summary
 from voicemail.models import Mailbox
 from voicemail.notifications import message_notify
@@ -15,10 +15,7 @@ from voicemail.services import mailbox_counts, message_transcribe, messages_purg
 
 @shared_task(
     name="engine.send_mwi",
-    autoretry_for=(EngineUnavailable,),
-    retry_backoff=1,
-    retry_backoff_max=30,
-    retry_jitter=False,
+    **ENGINE_RETRY,
     max_retries=20,
 )
 def send_mwi(*, mailbox_id: int, device_id: int | None = None) -> int:

@@ -17,6 +17,16 @@ class EngineUnavailable(Exception):
     """The engine did not answer (down, restarting, overloaded): retry later."""
 
 
+# How every engine command task retries while the engine is unreachable (restarting, down):
+# exponential backoff from 1 s to 30 s. Tasks add `max_retries` (None: never give up).
+ENGINE_RETRY = {
+    "autoretry_for": (EngineUnavailable,),
+    "retry_backoff": 1,
+    "retry_backoff_max": 30,
+    "retry_jitter": False,
+}
+
+
 class EngineError(Exception):
     """The engine answered and refused the command."""
 

@@ -10,15 +10,12 @@ from django.utils import timezone
 
 from devices.models import Device
 from devices.registrations import RegistrationEvent, registrations_reconcile
-from pbx.engine.client import EngineUnavailable, engine_client
+from pbx.engine.client import ENGINE_RETRY, engine_client
 
 
 @shared_task(
     name="engine.drop_device_registrations",
-    autoretry_for=(EngineUnavailable,),
-    retry_backoff=1,
-    retry_backoff_max=30,
-    retry_jitter=False,
+    **ENGINE_RETRY,
     max_retries=None,
 )
 def drop_device_registrations(device_id: int) -> bool:
@@ -32,10 +29,7 @@ def drop_device_registrations(device_id: int) -> bool:
 
 @shared_task(
     name="engine.sync_registrations",
-    autoretry_for=(EngineUnavailable,),
-    retry_backoff=1,
-    retry_backoff_max=30,
-    retry_jitter=False,
+    **ENGINE_RETRY,
     max_retries=5,
 )
 def sync_registrations() -> dict[str, int]:

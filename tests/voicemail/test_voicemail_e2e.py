@@ -4,7 +4,6 @@ holds that tone; the owner's phone gets an MWI NOTIFY. Real Django, PostgreSQL, 
 
 import io
 import re
-import time
 import wave
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from pbx.engine.process import EngineProcess
 from routing.models import Call
 from routing.services import routing_document_set
 from tests import sip_calls as sip
+from tests.engine.test_calls import wait_for
 from tests.factories import ExtensionFactory, TenantFactory, UserFactory
 from tests.voicemail.conftest import Agent
 from voicemail import services as voicemail_services
@@ -25,15 +25,6 @@ from voicemail.domain import audio, g711
 from voicemail.models import Message
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-def wait_for(condition, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := condition():
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 class Office:
