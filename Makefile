@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml
 services:
 	bash deploy/scripts/ensure-services.sh
 	bash deploy/kamailio/install.sh
+	bash deploy/scripts/install-browser.sh
 
 run: install
 	bash deploy/scripts/ensure-services.sh --optional

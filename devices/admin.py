@@ -115,6 +115,7 @@ class DeviceAdmin(admin.ModelAdmin[Device]):
         count = 0
         for device in queryset.filter(revoked_at__isnull=True):
             services.device_revoke(device=device)
+            self.log_change(request, device, "Revoked (registrations dropped in the engine).")
             count += 1
         messages.info(request, f"Revoked {count} device(s).")
 
@@ -122,6 +123,29 @@ class DeviceAdmin(admin.ModelAdmin[Device]):
     def rotate_secrets(self, request: HttpRequest, queryset: QuerySet[Device]) -> None:
         for device in queryset.filter(revoked_at__isnull=True):
             issued = services.device_rotate_secret(device=device)
+            self.log_change(request, device, "SIP secret rotated.")
             messages.warning(
                 request, f"{device.sip_username}: new secret {issued.secret} (shown once)"
             )
+
+
+@admin.register(Registration)
+class RegistrationAdmin(admin.ModelAdmin[Registration]):
+    """Live registrations as the engine reported them (read-only)."""
+
+    list_display = ("device", "contact", "source_address", "transport", "user_agent", "expires_at")
+    list_filter = ("transport", "device__kind", "device__tenant")
+    search_fields = (
+        "contact",
+        "source_address",
+        "user_agent",
+        "device__sip_username",
+        "device__user__email",
+    )
+    list_select_related = ("device",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

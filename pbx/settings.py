@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "devices",
     "routing",
     "voicemail",
+    "pbx.portal",
     "pbx.engine",
 ]
 
@@ -159,6 +160,8 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- Auth
+LOGIN_URL = "portal:login"
+LOGIN_REDIRECT_URL = "portal:home"
 AUTH_USER_MODEL = "directory.User"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

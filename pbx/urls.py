@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.staticfiles.urls import staticfiles_urlpatterns
+from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 
 from pbx import health
@@ -9,8 +10,24 @@ from pbx.engine.api import engine_events_view
 from routing.engine_api import route_decision_view
 from voicemail import agent_api as voicemail_api
 
+FAVICON = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">'
+    '<rect width="16" height="16" rx="3" fill="#0b57d0"/>'
+    '<path d="M4 4h3l1 3-2 1a7 7 0 0 0 2 2l1-2 3 1v3a1 1 0 0 1-1 1A9 9 0 0 1 3 5a1 1 0 0 1 1-1z"'
+    ' fill="#fff"/></svg>'
+)
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    response = HttpResponse(FAVICON, content_type="image/svg+xml")
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
 urlpatterns = [
+    path("favicon.ico", favicon),
     path("admin/", admin.site.urls),
+    path("portal/", include("pbx.portal.urls")),
     path("api/v1/", include("pbx.api.urls")),
     path("api-auth/", include("rest_framework.urls", namespace="rest_framework")),
     path("health/", health.health, name="health"),

@@ -18,5 +18,8 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Voicemail audio written by tests goes to a throw-away directory.
 import tempfile  # noqa: E402
 
-MEDIA_ROOT = tempfile.mkdtemp(prefix="pbx-test-media-")
+# One directory for the test run and the servers it starts (they inherit the variable).
+MEDIA_ROOT = os.environ.setdefault(
+    "PBX_TEST_MEDIA_ROOT", tempfile.mkdtemp(prefix="pbx-test-media-")
+)
 STORAGES["default"]["OPTIONS"] = {"location": MEDIA_ROOT}  # noqa: F405

@@ -3,9 +3,11 @@
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import BaseUserCreationForm
 from django.contrib.auth.forms import UserChangeForm as DjangoUserChangeForm
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from pbx.directory.models import Extension, PhoneNumber, Tenant, User
@@ -75,6 +77,17 @@ class UserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
         ),
     )
 
+    actions = ("offboard_users",)
+
+    @admin.action(description="Offboard: revoke every device, push token, API and web session")
+    def offboard_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        from pbx.directory.offboarding import user_offboard
+
+        for user in queryset:
+            report = user_offboard(user=user)
+            self.log_change(request, user, "Offboarded. " + "; ".join(report.lines()))
+            messages.warning(request, " — ".join(report.lines()))
+
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
         was_active = User.objects.filter(pk=obj.pk).values_list("is_active", flat=True).first()
         super().save_model(request, obj, form, change)
@@ -100,3 +113,29 @@ class PhoneNumberAdmin(admin.ModelAdmin[PhoneNumber]):
     list_filter = ("tenant",)
     search_fields = ("number", "label", "extension__number")
     list_select_related = ("extension", "tenant")
+
+
+@admin.register(LogEntry)
+class AdminAuditAdmin(admin.ModelAdmin[LogEntry]):
+    """The audit trail of the console: every change and action staff made, read-only."""
+
+    list_display = (
+        "action_time",
+        "user",
+        "content_type",
+        "object_repr",
+        "action_flag",
+        "change_message",
+    )
+    list_filter = ("action_flag", "content_type", "user")
+    search_fields = ("object_repr", "change_message", "user__email")
+    date_hierarchy = "action_time"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,0 +1,211 @@
+"""The self-service portal: server-rendered pages over the same services and selectors as the
+API. Writes that need JavaScript (the ring plan, voicemail actions) call the REST API with the
+session and the CSRF token; everything else is a plain form."""
+
+import json
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+import segno
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from devices import selectors as device_selectors
+from devices import services as device_services
+from devices.models import Device, Registration
+from pbx.directory.models import User
+from pbx.errors import DomainError
+from routing.models import Call, RoutingProfile
+from routing.profiles import effective_document
+from voicemail import selectors as voicemail_selectors
+from voicemail.services import mailbox_counts
+
+
+def portal_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Signed-in people of an organisation only (platform staff use the admin)."""
+
+    @login_required
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not isinstance(request.user, User) or request.user.tenant_id is None:
+            raise Http404
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _online_ids(user: User) -> set[int]:
+    from django.utils import timezone
+
+    return set(
+        Registration.objects.filter(device__user=user, expires_at__gt=timezone.now()).values_list(
+            "device_id", flat=True
+        )
+    )
+
+
+@portal_page
+def home(request: HttpRequest) -> HttpResponse:
+    return redirect("portal:devices")
+
+
+def _credentials_qr(issued: device_services.IssuedCredentials) -> str:
+    """An SVG QR code a softphone can scan: JSON with the server, domain, username, secret."""
+    device = issued.device
+    payload = json.dumps(
+        {
+            "type": "pbx-sip-account",
+            "domain": device.tenant.sip_domain,
+            "username": device.sip_username,
+            "password": issued.secret,
+        },
+        separators=(",", ":"),
+    )
+    return segno.make(payload, error="m").svg_inline(scale=4, dark="#111", light="#fff")
+
+
+@portal_page
+def devices(request: HttpRequest) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    listed = (
+        device_selectors.device_list(tenant=user.tenant, actor=user)  # type: ignore[arg-type]
+        .filter(user=user)
+        .order_by("revoked_at", "label")
+    )
+    issued = request.session.pop("portal_issued", None)
+    return render(
+        request,
+        "portal/devices.html",
+        {"devices": listed, "online": _online_ids(user), "issued": issued, "page": "devices"},
+    )
+
+
+def _show_once(request: HttpRequest, issued: device_services.IssuedCredentials) -> None:
+    """Credentials survive exactly one page view (the redirect after the POST)."""
+    request.session["portal_issued"] = {
+        "label": issued.device.label,
+        "username": issued.device.sip_username,
+        "domain": issued.device.tenant.sip_domain,
+        "secret": issued.secret,
+        "qr": _credentials_qr(issued),
+    }
+
+
+@portal_page
+@require_POST
+def device_add(request: HttpRequest) -> HttpResponse:
+    label = request.POST.get("label", "").strip()
+    try:
+        issued = device_services.device_create(
+            user=request.user,  # type: ignore[arg-type]
+            kind=Device.Kind.SOFTPHONE,
+            label=label or "Softphone",
+        )
+    except DomainError as exc:
+        messages.error(request, exc.detail)
+        return redirect("portal:devices")
+    _show_once(request, issued)
+    return redirect("portal:devices")
+
+
+def _own_device(request: HttpRequest, device_id: int) -> Device:
+    device = Device.objects.filter(pk=device_id, user=request.user).first()
+    if device is None:
+        raise Http404
+    return device
+
+
+@portal_page
+@require_POST
+def device_rotate(request: HttpRequest, device_id: int) -> HttpResponse:
+    try:
+        issued = device_services.device_rotate_secret(device=_own_device(request, device_id))
+    except DomainError as exc:
+        messages.error(request, exc.detail)
+        return redirect("portal:devices")
+    _show_once(request, issued)
+    return redirect("portal:devices")
+
+
+@portal_page
+@require_POST
+def device_revoke(request: HttpRequest, device_id: int) -> HttpResponse:
+    device = device_services.device_revoke(device=_own_device(request, device_id))
+    messages.success(request, f"{device.label} is revoked: it can no longer register.")
+    return redirect("portal:devices")
+
+
+@portal_page
+def ring_plan(request: HttpRequest) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    stored = RoutingProfile.objects.filter(user=user).first()
+    document, source = effective_document(user=user, stored=stored)
+    own = [
+        {"id": d.pk, "label": d.label, "kind": d.kind}
+        for d in Device.objects.filter(user=user, revoked_at__isnull=True).order_by("label")
+    ]
+    return render(
+        request,
+        "portal/ring_plan.html",
+        {
+            "document": document,
+            "devices": own,
+            "source": source,
+            "treatment": stored,
+            "page": "ring_plan",
+        },
+    )
+
+
+@portal_page
+def voicemail(request: HttpRequest) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    try:
+        mailbox = voicemail_selectors.mailbox_of(user)
+    except Http404:
+        return render(request, "portal/voicemail.html", {"mailbox": None, "page": "voicemail"})
+    new, old = mailbox_counts(mailbox)
+    return render(
+        request,
+        "portal/voicemail.html",
+        {
+            "mailbox": mailbox,
+            "messages_list": voicemail_selectors.message_list(mailbox=mailbox)[:200],
+            "new": new,
+            "old": old,
+            "page": "voicemail",
+        },
+    )
+
+
+@portal_page
+def calls(request: HttpRequest) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    history = Call.objects.filter(callee=user).select_related("answered_device")[:200]
+    viewer = request.GET.get("device", "")
+    viewer_id = int(viewer) if viewer.isdigit() else None
+    rows = []
+    for call in history:
+        if call.outcome == Call.Outcome.ANSWERED:
+            where = call.answered_device.label if call.answered_device else "a device"
+            if viewer_id is not None and call.answered_device_id != viewer_id:
+                label = f"Answered elsewhere ({where})"
+            else:
+                label = f"Answered on {where}"
+        elif call.outcome == Call.Outcome.VOICEMAIL:
+            label = "Went to voicemail"
+        elif call.outcome == Call.Outcome.MISSED:
+            label = "Missed"
+        else:
+            label = call.get_outcome_display()
+        rows.append({"call": call, "label": label})
+    own = Device.objects.filter(user=user).order_by("label")
+    return render(
+        request,
+        "portal/calls.html",
+        {"rows": rows, "devices": own, "viewer": viewer_id, "page": "calls"},
+    )
