@@ -113,7 +113,7 @@ def device_add(request: HttpRequest) -> HttpResponse:
 
 
 def _own_device(request: HttpRequest, device_id: int) -> Device:
-    device = Device.objects.filter(pk=device_id, user=request.user).first()
+    device = Device.objects.filter(pk=device_id, user_id=request.user.pk).first()
     if device is None:
         raise Http404
     return device
