@@ -113,7 +113,8 @@ def device_add(request: HttpRequest) -> HttpResponse:
 
 
 def _own_device(request: HttpRequest, device_id: int) -> Device:
-    device = Device.objects.filter(pk=device_id, user_id=request.user.pk).first()
+    user: User = request.user  # type: ignore[assignment]  # portal_page guarantees it
+    device = Device.objects.filter(pk=device_id, user=user).first()
     if device is None:
         raise Http404
     return device
