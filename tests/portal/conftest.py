@@ -103,7 +103,7 @@ def chromium() -> Iterator[object]:
 
 @pytest.fixture
 def browser(chromium) -> Iterator[Browser]:
-    context = chromium.new_context(viewport={"width": 1100, "height": 900})  # type: ignore[attr-defined]
+    context = chromium.new_context(viewport={"width": 1100, "height": 1300})  # type: ignore[attr-defined]
     page = context.new_page()
     wrapped = Browser(page)
 

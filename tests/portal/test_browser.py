@@ -177,3 +177,23 @@ def test_offboard_a_user_in_the_admin_revokes_every_credential(site: str, browse
     assert not ApiSession.objects.filter(user=user, revoked_at__isnull=True).exists()
     user.refresh_from_db()
     assert user.is_active is False
+
+
+def test_do_not_disturb_from_the_portal_and_pages_fit_a_phone(
+    site: str, browser: Browser
+) -> None:
+    user, _, _ = person()
+    page = browser.page
+    page.set_viewport_size({"width": 390, "height": 844})
+    log_in(browser, site, user.email, PASSWORD)
+
+    for name in ("devices", "ring-plan", "voicemail", "calls"):
+        page.goto(f"{site}/portal/{name}/")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, name
+        browser.shot(f"phone-{name}")
+    page.goto(f"{site}/portal/ring-plan/")
+    page.get_by_role("checkbox", name="Do not disturb").check()
+    page.get_by_role("button", name="Save", exact=True).click()
+    page.locator("#dnd-status").get_by_text("Saved.").wait_for()
+
+    assert RoutingProfile.objects.get(user=user).dnd is True

@@ -1,6 +1,7 @@
 // The ring plan editor: the default plan's stages as rows, devices dragged between them.
 (function () {
   "use strict";
+  let savedAt = 0;  // our own saves also announce routing.updated: only others' changes warn
   const documentData = JSON.parse(document.getElementById("plan-document").textContent) || {};
   const devices = JSON.parse(document.getElementById("plan-devices").textContent);
   const byId = new Map(devices.map((d) => [String(d.id), d]));
@@ -109,8 +110,21 @@
       <table class="list"><thead><tr><th>Rings</th><th>From</th><th>Until</th><th></th></tr></thead><tbody>${rows}</tbody></table>
       <ol class="trace" aria-label="Why">${(d.trace || []).map((line) => `<li>${escapeHtml(line)}</li>`).join("")}</ol>`;
   });
+  document.getElementById("save-dnd").addEventListener("click", async () => {
+    const until = document.getElementById("dnd-until").value;
+    const body = {
+      dnd: document.getElementById("dnd").checked,
+      dnd_until: until ? new Date(until).toISOString() : null,
+      forward_always: document.getElementById("forward-always").value.trim() || null,
+    };
+    savedAt = Date.now();
+    const result = await window.pbxApi("PATCH", "/api/v1/users/me/routing", body);
+    const status = document.getElementById("dnd-status");
+    if (result.ok) { status.textContent = "Saved."; return; }
+    const fields = (result.data && result.data.fields) || {};
+    status.textContent = Object.values(fields).flat().map((p) => p.detail).join(" ") || (result.data && result.data.detail) || "Not saved.";
+  });
   function escapeHtml(text) { const div = document.createElement("div"); div.textContent = String(text); return div.innerHTML; }
-  let savedAt = 0;  // our own save also announces routing.updated: only others' changes warn
   document.addEventListener("pbx:routing.updated", () => {
     if (Date.now() - savedAt > 3000) document.getElementById("plan-changed").hidden = false;
   });
