@@ -179,9 +179,7 @@ def test_offboard_a_user_in_the_admin_revokes_every_credential(site: str, browse
     assert user.is_active is False
 
 
-def test_do_not_disturb_from_the_portal_and_pages_fit_a_phone(
-    site: str, browser: Browser
-) -> None:
+def test_do_not_disturb_from_the_portal_and_pages_fit_a_phone(site: str, browser: Browser) -> None:
     user, _, _ = person()
     page = browser.page
     page.set_viewport_size({"width": 390, "height": 844})
@@ -197,3 +195,32 @@ def test_do_not_disturb_from_the_portal_and_pages_fit_a_phone(
     page.locator("#dnd-status").get_by_text("Saved.").wait_for()
 
     assert RoutingProfile.objects.get(user=user).dnd is True
+
+
+def test_an_incoming_call_shows_up_live(site: str, browser: Browser) -> None:
+    from celery.contrib.testing.worker import start_worker
+
+    from pbx.celery import app as celery_app
+
+    user, desk, _ = person()
+    online(desk)
+    page = browser.page
+    log_in(browser, site, user.email, PASSWORD)
+    page.wait_for_selector("body[data-live='1']")
+
+    with start_worker(
+        celery_app, pool="solo", perform_ping_check=False, queues=["default"], shutdown_timeout=10
+    ):
+        decided = httpx.post(
+            f"{site}/internal/engine/route-decisions",
+            headers={"X-Engine-Token": settings.PBX_ENGINE_TOKEN},
+            json={
+                "call_id": "live-1",
+                "domain": user.tenant.sip_domain,
+                "called": "201",
+                "caller": "+33612345678",
+                "caller_name": "Carol",
+            },
+        )
+        assert decided.status_code == 200, decided.text
+        page.locator("#live-status").get_by_text("Incoming call from Carol").wait_for()

@@ -22,6 +22,11 @@
     row.textContent = event.detail.online ? "Online" : "Offline";
     row.className = "badge " + (event.detail.online ? "online" : "offline");
   });
-  document.addEventListener("pbx:call.ringing", () => { status.textContent = "Incoming call…"; });
+  document.addEventListener("pbx:call.ringing", (event) => {
+    const who = event.detail.caller_name || event.detail.caller || "unknown caller";
+    status.textContent = `Incoming call from ${who}`;
+  });
+  document.addEventListener("pbx:call.answered", () => { status.textContent = "Live"; });
+  document.addEventListener("pbx:call.missed", () => { status.textContent = "Missed call"; });
   connect();
 })();
