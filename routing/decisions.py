@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection
+from django.utils import timezone
 
 from devices.selectors import registered_device_ids
 from pbx.directory.models import Extension, PhoneNumber, User
@@ -147,7 +148,7 @@ def route_simulate(
     extension = user.extensions.order_by("number").values_list("number", flat=True).first() or ""
     destination = Destination(user.tenant_id, user.pk, extension)
     profile = routing_profile_for(user_id=user.pk, tenant_id=user.tenant_id)
-    if registered is None:
-        registered = registered_device_ids(user_id=user.pk, now=at)
+    if registered is None:  # the devices registered now, even when testing another time
+        registered = registered_device_ids(user_id=user.pk, now=timezone.now())
     decision = evaluate(profile, Call(caller, active_calls), at, LiveState(registered))
     return RoutedCall(destination, profile, decision)

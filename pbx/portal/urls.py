@@ -20,6 +20,7 @@ urlpatterns = [
     path("devices/<int:device_id>/rotate", views.device_rotate, name="device-rotate"),
     path("devices/<int:device_id>/revoke", views.device_revoke, name="device-revoke"),
     path("ring-plan/", views.ring_plan, name="ring-plan"),
+    path("schedules/", views.schedules, name="schedules"),
     path("voicemail/", views.voicemail, name="voicemail"),
     path("calls/", views.calls, name="calls"),
 ]

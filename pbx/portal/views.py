@@ -10,6 +10,7 @@ from typing import Any
 import segno
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -209,4 +210,35 @@ def calls(request: HttpRequest) -> HttpResponse:
         request,
         "portal/calls.html",
         {"rows": rows, "devices": own, "viewer": viewer_id, "page": "calls"},
+    )
+
+
+@portal_page
+def schedules(request: HttpRequest) -> HttpResponse:
+    from routing.models import Schedule
+
+    user: User = request.user  # type: ignore[assignment]
+    visible = (
+        Schedule.objects.filter(tenant_id=user.tenant_id)
+        .filter(models.Q(owner__isnull=True) | models.Q(owner=user))
+        .order_by("name")
+    )
+    days = [
+        ("mon", "Mon"),
+        ("tue", "Tue"),
+        ("wed", "Wed"),
+        ("thu", "Thu"),
+        ("fri", "Fri"),
+        ("sat", "Sat"),
+        ("sun", "Sun"),
+    ]
+    return render(
+        request,
+        "portal/schedules.html",
+        {
+            "schedules": visible,
+            "days": days,
+            "weekdays": {"mon", "tue", "wed", "thu", "fri"},
+            "page": "schedules",
+        },
     )
