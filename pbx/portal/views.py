@@ -219,7 +219,7 @@ def schedules(request: HttpRequest) -> HttpResponse:
 
     user: User = request.user  # type: ignore[assignment]
     visible = (
-        Schedule.objects.filter(tenant_id=user.tenant_id)
+        Schedule.objects.filter(tenant=user.tenant)
         .filter(models.Q(owner__isnull=True) | models.Q(owner=user))
         .order_by("name")
     )
