@@ -17,7 +17,7 @@ from routing.decisions import RoutedCall
 from routing.models import Call
 from routing.wakeups import cancels_schedule
 
-CALL_EVENT_TYPES = ("answered", "ended", "missed", "voicemail")
+CALL_EVENT_TYPES = ("ringing", "answered", "ended", "missed", "voicemail")
 CALL_MEMORY_SECONDS = 6 * 3600  # longer than any call is expected to ring and talk
 
 
@@ -115,7 +115,14 @@ def call_events_apply(*, events: list[CallEvent], now: datetime) -> int:
         if call is None:
             continue
         applied += 1
-        if event.type == "answered" and call.answered_at is None:
+        if event.type == "ringing":
+            if call.answered_at is None and call.ended_at is None:
+                send_event_on_commit(
+                    user_ids=[call.callee_id],
+                    type="call.ringing",
+                    data={"call_id": call.call_id, "caller": call.caller},
+                )
+        elif event.type == "answered" and call.answered_at is None:
             registration = (
                 Registration.objects.filter(
                     device__user_id=call.callee_id, contact__in=[event.contact, event.reply_contact]

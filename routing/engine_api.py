@@ -14,7 +14,6 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from pbx.engine.api import engine_authorised, engine_error
-from pbx.events.tasks import publish_event
 from routing.calls import call_remember
 from routing.decision_json import decision_json
 from routing.decisions import destination_and_live, route_decision
@@ -77,12 +76,6 @@ def route_decision_view(request: HttpRequest) -> JsonResponse:
     if isinstance(call_id, str) and call_id:
         call_id = call_id[:255]
         call_remember(call_id=call_id, domain=domain, routed=routed, caller=identity, now=now)
-        if routed.decision.branches:  # the person's portal and apps show who is calling
-            publish_event.delay(
-                user_ids=[routed.destination.user_id],
-                type="call.ringing",
-                data={"call_id": call_id, "caller": identity, "caller_name": caller_name},
-            )
         if any(branch.wake for branch in routed.decision.branches):
             wakes_schedule(
                 routed=routed,
