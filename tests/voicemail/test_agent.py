@@ -186,3 +186,27 @@ def test_a_full_mailbox_says_it_cannot_take_messages_and_hangs_up(
     assert bye.call_id == caller.call_id
     assert time.monotonic() - started > 1.0  # a real prompt was played before hanging up
     assert not Message.objects.filter(mailbox=mailbox).exists()
+
+
+def test_a_deposit_django_refuses_is_kept_aside_not_dropped(
+    tmp_path: Path, live_server, tenant
+) -> None:
+    from django.conf import settings
+
+    backend = Backend(live_server.url, settings.PBX_ENGINE_TOKEN, tmp_path / "spool")
+
+    taken = asyncio.run(
+        backend.deposit(
+            domain=tenant.sip_domain,
+            extension="999",
+            call_id="nobody-home",
+            caller="202",
+            caller_name="",
+            wav=audio.wav_bytes(audio.tone(1000, 1.0)),
+        )
+    )
+
+    assert taken is True  # retrying cannot help (no such extension)
+    [kept] = list((tmp_path / "spool" / "rejected").glob("*.wav"))
+    assert audio.tone_power(audio.read_wav(kept.read_bytes())[0], 1000) > 0.9
+    assert asyncio.run(backend.flush_spool()) == 0  # not retried in a loop

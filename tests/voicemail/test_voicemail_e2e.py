@@ -187,3 +187,26 @@ def test_a_phone_that_registers_gets_the_lamp_right_away(
     notify = lamp.log.read_text()
     assert "Messages-Waiting: yes" in notify
     assert "Voice-Message: 2/0" in notify
+
+
+def test_a_long_message_is_deposited(agent: Agent, live_server, settings, tenant) -> None:
+    """Ten minutes of audio (9.6 MB): more than Django's in-memory body limit."""
+    import httpx
+
+    extension = ExtensionFactory(owner=UserFactory(tenant=tenant), number="302")
+    wav = audio.wav_bytes(bytes(2 * 8000 * 600))
+
+    response = httpx.post(
+        f"{live_server.url}/internal/voicemail/deposits",
+        content=wav,
+        headers={
+            "X-Engine-Token": settings.PBX_ENGINE_TOKEN,
+            "X-Voicemail-Domain": tenant.sip_domain,
+            "X-Voicemail-Extension": "302",
+            "X-Voicemail-Call-Id": "long-call",
+        },
+        timeout=30,
+    )
+
+    assert response.status_code == 201, response.text
+    assert Message.objects.get(mailbox__extension=extension).duration_ms == 600_000

@@ -104,13 +104,24 @@ class Backend:
         if response.status_code in (200, 201):
             return True
         if 400 <= response.status_code < 500:
+            # Retrying cannot help; keep the recording aside for an operator, never drop it.
             logger.error(
-                "deposit of %s refused for good: %s %s",
+                "deposit of %s refused for good (%s %s): kept in %s",
                 call_id,
                 response.status_code,
                 response.text[:200],
+                self.spool / "rejected",
             )
-            return True  # retrying cannot help; the caller was told it was recorded
+            kept: dict[str, str | bytes] = {
+                "domain": domain,
+                "extension": extension,
+                "call_id": call_id,
+                "caller": caller,
+                "caller_name": caller_name,
+                "wav": wav,
+            }
+            self._spool(kept, folder="rejected")
+            return True
         logger.warning("deposit of %s: HTTP %s, will retry", call_id, response.status_code)
         return False
 
@@ -121,15 +132,16 @@ class Backend:
                 return
         self._spool(deposit)
 
-    def _spool(self, deposit: dict[str, str | bytes]) -> None:
-        self.spool.mkdir(parents=True, exist_ok=True)
+    def _spool(self, deposit: dict[str, str | bytes], folder: str = "") -> None:
+        directory = self.spool / folder if folder else self.spool
+        directory.mkdir(parents=True, exist_ok=True)
         name = secrets.token_hex(8)
         wav = deposit["wav"]
         assert isinstance(wav, bytes)  # noqa: S101
-        (self.spool / f"{name}.wav").write_bytes(wav)
+        (directory / f"{name}.wav").write_bytes(wav)
         meta = {k: v for k, v in deposit.items() if k != "wav"}
-        (self.spool / f"{name}.json").write_text(json.dumps(meta))
-        logger.warning("deposit of %s spooled to %s", meta.get("call_id"), self.spool)
+        (directory / f"{name}.json").write_text(json.dumps(meta))
+        logger.warning("deposit of %s spooled to %s", meta.get("call_id"), directory)
 
     async def flush_spool(self) -> int:
         """Deliver spooled deposits; returns how many were delivered."""
