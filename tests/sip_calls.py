@@ -290,7 +290,12 @@ class Device:
 
 
 def start_device(
-    engine: EngineProcess, workdir: Path, name: str, scenario: str, *, timeout_s: int = 40
+    engine: EngineProcess,
+    workdir: Path,
+    name: str,
+    scenario: str,
+    *,
+    timeout_s: int = 40,
 ) -> Device:
     port = free_port()
     path = workdir / f"{name}.xml"

@@ -40,7 +40,13 @@ class Office:
         self.caller_username, self.caller_secret = issued.device.sip_username, issued.secret
 
     def device(
-        self, kind: str, label: str, behaviour: str, *, django_up: bool = True, **options: int
+        self,
+        kind: str,
+        label: str,
+        behaviour: str,
+        *,
+        django_up: bool = True,
+        **options: int,
     ) -> sip.Device:
         """A device of the called person, registered with a sipp peer that acts as `behaviour`.
         With Django down the engine still takes the REGISTER, but no event reaches Django."""
@@ -310,3 +316,64 @@ def test_a_stage_whose_devices_all_refused_waits_for_the_next(
     invite = mobile.first("INVITE")
     assert invite is not None
     assert 5.5 <= invite.timestamp() - started <= 7.0
+
+
+def test_a_replace_stage_stops_the_earlier_devices(engine: EngineProcess, sip_dir: Path) -> None:
+    from routing.services import routing_document_set
+
+    office = Office(engine, sip_dir)
+    desk = office.device(Device.Kind.DESK_PHONE, "desk", "ring")
+    laptop = office.device(Device.Kind.SOFTPHONE, "laptop", "ring")
+    mobile = office.device(Device.Kind.MOBILE_APP, "mobile", "answer", answer_ms=1500)
+    routing_document_set(
+        user=office.callee,
+        document=plan(
+            (5, "add", [device_id(office, "desk"), device_id(office, "laptop")]),
+            (10, "replace", [device_id(office, "mobile")]),
+        ),
+    )
+
+    result, started = office.call()
+
+    assert result.ok, result.output + engine.log()[-3000:]
+    for peer in (desk, laptop, mobile):
+        assert peer.wait() == 0, (peer.name, peer.received())
+    mobile_invite = mobile.first("INVITE")
+    assert mobile_invite is not None
+    for replaced in (desk, laptop):
+        cancel = replaced.first("CANCEL")
+        assert cancel is not None
+        assert 4.5 <= cancel.timestamp() - started <= 6.5  # replaced at 5 s, not at the end
+        assert abs((mobile_invite - cancel).total_seconds()) < 0.5
+    assert mobile.first("BYE") is not None
+    assert "replace stage: cutting call" in engine.log()
+
+
+def test_a_replace_with_a_device_in_both_stages_keeps_it_ringing(
+    engine: EngineProcess, sip_dir: Path
+) -> None:
+    """Cancelling and re-inviting the device in both stages would make phones stop ringing
+    (merged request, 482), so such a replace is not carried out and says so."""
+    from routing.services import routing_document_set
+
+    office = Office(engine, sip_dir)
+    desk = office.device(Device.Kind.DESK_PHONE, "desk", "ring")
+    laptop = office.device(Device.Kind.SOFTPHONE, "laptop", "ring")
+    mobile = office.device(Device.Kind.MOBILE_APP, "mobile", "answer", answer_ms=1500)
+    routing_document_set(
+        user=office.callee,
+        document=plan(
+            (5, "add", [device_id(office, "desk"), device_id(office, "laptop")]),
+            (10, "replace", [device_id(office, "laptop"), device_id(office, "mobile")]),
+        ),
+    )
+
+    result, _ = office.call()
+
+    assert result.ok, result.output
+    for peer in (desk, laptop, mobile):
+        assert peer.wait() == 0, (peer.name, peer.received())
+    laptop_invites = [line for _, line in laptop.received() if line.startswith("INVITE ")]
+    assert len(laptop_invites) == 1  # rang once, without a break
+    assert laptop.first("CANCEL") > mobile.first("INVITE")  # until the mobile answered
+    assert "replace at 5000 ms not carried out" in engine.log()
