@@ -112,6 +112,7 @@ _MESSAGES = {
     "wake": "{0} is not registered: waking it with a push.",
     "stage": "Stage {0} ({1}, {2} s from {3} s): {4}.",
     "stage_empty": "Stage {0} skipped: nothing in it can ring.",
+    "replace_kept": "Stage {0} replaces, but {1} rings on into it, so the others ring on too: {2}.",
     "cap": "Ring time capped at {0} s by the organisation: stages from {1} on are dropped.",
     "nothing": "Nothing can ring: the final action happens at once.",
     "final": "Unanswered after {0} s: {1}.",
@@ -294,8 +295,25 @@ def _ring(
             continue
         seconds = min(stage.seconds, cap - now)
         if stage.mode is StageMode.REPLACE:
-            for key in [k for k in active if k not in wanted]:
-                done.append(_closed(active.pop(key), now))
+            staying = [k for k in active if k in wanted]
+            leaving = [k for k in active if k not in wanted]
+            if staying and leaving:
+                # A phone cannot be stopped and kept ringing in the same call: cancelling the
+                # others cancels it too, and inviting it again is refused (RFC 3261 merged
+                # request). So the earlier devices ring on with it.
+                trace.append(
+                    (
+                        "replace_kept",
+                        (
+                            number,
+                            ", ".join(active[k].label for k in staying),
+                            ", ".join(active[k].label for k in leaving),
+                        ),
+                    )
+                )
+            else:
+                for key in leaving:
+                    done.append(_closed(active.pop(key), now))
         for key, (label, wake) in wanted.items():
             if key not in active:
                 active[key] = Branch(key[0], key[1], label, now, -1, wake)

