@@ -141,13 +141,9 @@ def registration_events_apply(*, events: Iterable[RegistrationEvent], now: datet
             ):
                 _presence(device, online=False)
             continue
-        fresh = (
-            not was_online
-            or not Registration.objects.filter(device=device, contact=event.contact).exists()
-        )
         # One contact per device (the engine saves with "replace"): keep only this one.
         Registration.objects.filter(device=device).exclude(contact=event.contact).delete()
-        Registration.objects.update_or_create(
+        _, new_contact = Registration.objects.update_or_create(
             device=device,
             contact=event.contact,
             defaults={
@@ -160,7 +156,7 @@ def registration_events_apply(*, events: Iterable[RegistrationEvent], now: datet
         )
         if not was_online:
             _presence(device, online=True)
-        if fresh:
+        if new_contact or not was_online:  # appeared, or re-registered from a new contact
             _message_lamp(device)
         if device.kind == Device.Kind.MOBILE_APP:
             _mobile_registered(device, event.contact, now)

@@ -20,6 +20,7 @@ from pbx.api.serializers import validated_input
 from pbx.api.subjects import USER_PARAMETER, subject
 from pbx.errors import DomainError
 from voicemail import selectors, services
+from voicemail.models import Message
 from voicemail.serializers import (
     MailboxOutput,
     MailboxUpdateInput,
@@ -44,6 +45,13 @@ class AudioParser(BaseParser):
 KIND_PARAMETER = OpenApiParameter(
     "kind", str, OpenApiParameter.PATH, enum=list(services.GREETING_KINDS)
 )
+
+
+def _message(request: Request, user: str, message: str) -> Message:
+    """A message of the addressed person's mailbox (anyone else's is a 404)."""
+    return selectors.message_get(
+        mailbox=selectors.mailbox_of(subject(request, user)), message_id=message
+    )
 
 
 def _mailbox_json(mailbox) -> dict:  # type: ignore[no-untyped-def]
@@ -250,9 +258,7 @@ class MessageView(APIView):
         operation_id="voicemail_message_retrieve",
     )
     def get(self, request: Request, user: str, message: str) -> Response:
-        found = selectors.message_get(
-            mailbox=selectors.mailbox_of(subject(request, user)), message_id=message
-        )
+        found = _message(request, user, message)
         return Response(MessageOutput(found, context={"user_path": user}).data)
 
     @extend_schema(
@@ -262,9 +268,7 @@ class MessageView(APIView):
         operation_id="voicemail_message_update",
     )
     def patch(self, request: Request, user: str, message: str) -> Response:
-        found = selectors.message_get(
-            mailbox=selectors.mailbox_of(subject(request, user)), message_id=message
-        )
+        found = _message(request, user, message)
         data = validated_input(MessageUpdateInput, request)
         updated = services.message_update(
             message=found, heard=data.get("heard"), folder=data.get("folder")
@@ -275,9 +279,7 @@ class MessageView(APIView):
         parameters=[USER_PARAMETER], responses={204: None}, operation_id="voicemail_message_delete"
     )
     def delete(self, request: Request, user: str, message: str) -> Response:
-        found = selectors.message_get(
-            mailbox=selectors.mailbox_of(subject(request, user)), message_id=message
-        )
+        found = _message(request, user, message)
         services.message_delete(message=found)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -296,9 +298,7 @@ class MessageAudioView(APIView):
         operation_id="voicemail_message_audio",
     )
     def get(self, request: Request, user: str, message: str) -> HttpResponseBase:
-        found = selectors.message_get(
-            mailbox=selectors.mailbox_of(subject(request, user)), message_id=message
-        )
+        found = _message(request, user, message)
         return ranged_file_response(
             request,
             found.audio,

@@ -48,15 +48,11 @@ def binding_mark_dead(*, binding: PushBinding, reason: str, now: datetime) -> No
 
 
 def delivery_open(*, device: Device, call_id: str, kind: PushKind) -> PushDelivery:
-    binding = PushBinding.objects.filter(device=device).first()
     delivery, _ = PushDelivery.objects.get_or_create(
         device=device,
         call_id=call_id,
         kind=kind.value,
-        defaults={
-            "tenant_id": device.tenant_id,
-            "provider": binding.provider if binding else "",
-        },
+        defaults={"tenant_id": device.tenant_id},  # the provider is set when it is sent
     )
     return delivery
 
@@ -79,12 +75,13 @@ def delivery_send(
         return delivery  # sent, failed or skipped already: never twice
     binding = PushBinding.objects.filter(device_id=delivery.device_id).first()
     if binding is None or binding.is_dead:
+        delivery.provider = binding.provider if binding else ""
         delivery.status = PushDelivery.Status.FAILED
         delivery.failure = (
             PushFailure.UNREGISTERED.value if binding else PushFailure.NOT_CONFIGURED.value
         )
         delivery.detail = "the device has no live push token"
-        delivery.save(update_fields=["status", "failure", "detail"])
+        delivery.save(update_fields=["provider", "status", "failure", "detail"])
         return delivery
     delivery.attempts += 1
     delivery.provider = binding.provider

@@ -3,7 +3,6 @@ Kamailio -> route decision (Django under uvicorn) -> Celery worker (push queue) 
 request arriving at a local fake (HTTP/2, TLS); then the woken app's REGISTER -> Kamailio ->
 the INVITE reaching the app. Timestamps come from sipp's message logs and the fake."""
 
-import os
 import re
 import subprocess
 import sys
@@ -14,7 +13,7 @@ from tempfile import TemporaryDirectory
 
 from pbx.engine.process import EngineProcess, free_port, postgres_url, start_engine
 from tests import sip
-from tests.bench.sip_load import ROOT, start_django
+from tests.bench.sip_load import ROOT, bench_env, start_django
 
 _SENT = re.compile(
     r"-{10,} (?P<at>\d{4}-\d\d-\d\d\s+\d\d:\d\d:\d\d\.\d+)\s*\n"
@@ -34,15 +33,7 @@ def _messages(log: Path, direction: str, method: str) -> list[float]:
 def _start_worker(
     db_name: str, env_extra: dict[str, str], workdir: Path
 ) -> subprocess.Popen[bytes]:
-    env = (
-        dict(os.environ)
-        | env_extra
-        | {
-            "DJANGO_SETTINGS_MODULE": "tests.settings",
-            "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{db_name}",
-            "REDIS_URL": "redis://127.0.0.1:6379/14",
-        }
-    )
+    env = bench_env(db_name, env_extra)
     return subprocess.Popen(  # noqa: S603
         [
             str(Path(sys.executable).parent / "celery"),
@@ -125,8 +116,7 @@ def push_wake_latencies(calls: int = 40, warmup: int = 1) -> dict[str, list[floa
             "PBX_APNS_CA_FILE": str(fake.cert_path),
         }
         db_name = str(connection.settings_dict["NAME"])
-        os.environ.update(env)  # uvicorn inherits it
-        django, django_url = start_django(db_name, workdir)
+        django, django_url = start_django(db_name, workdir, env)
         worker = _start_worker(db_name, env, workdir)
         uas_port = free_port()
         (workdir / "app.xml").write_text(sip_calls.device_scenario("answer", answer_ms=0))

@@ -176,15 +176,25 @@ def start_alone(workdir: Path, ha1: str) -> tuple[subprocess.Popen[bytes], int]:
     return process, port
 
 
-def start_django(db_name: str, workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+def bench_env(db_name: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a process the bench starts: its database, Redis database 14."""
+    return (
+        dict(os.environ)
+        | (extra or {})
+        | {
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{db_name}",
+            "REDIS_URL": "redis://127.0.0.1:6379/14",
+            "PBX_LOG_LEVEL": "WARNING",
+        }
+    )
+
+
+def start_django(
+    db_name: str, workdir: Path, extra_env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    env = dict(os.environ)
-    env |= {
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{db_name}",
-        "REDIS_URL": "redis://127.0.0.1:6379/14",
-        "PBX_LOG_LEVEL": "WARNING",
-    }
+    env = bench_env(db_name, extra_env)
     process = subprocess.Popen(  # noqa: S603
         [
             str(Path(sys.executable).parent / "uvicorn"),
