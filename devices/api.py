@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 from devices import selectors, services
 from devices.filters import DeviceFilter
 from devices.models import Device
+from devices.push import bindings
 from devices.push.metrics import push_metrics
 from devices.serializers import (
     DeviceCreateInput,
@@ -88,12 +89,12 @@ class DeviceViewSet(ResourceViewSet):
         """The mobile app's push token: register or refresh (PUT), read, forget (DELETE)."""
         device = self.get_object()
         if request.method == "PUT":
-            binding = services.push_binding_register(
+            binding = bindings.push_binding_register(
                 device=device, **self.validated(PushBindingInput)
             )
             return Response(PushBindingOutput(binding).data)
         if request.method == "DELETE":
-            services.push_binding_delete(device=device)
+            bindings.push_binding_delete(device=device)
             return Response(status=status.HTTP_204_NO_CONTENT)
         current = getattr(device, "push_binding", None)
         if current is None:

@@ -5,91 +5,32 @@ Registrations are read live by route decisions (no cache to invalidate); owners'
 portals hear `device.presence` when a device comes online or goes offline.
 """
 
-import ipaddress
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
-from typing import Any
 
 from django.db import transaction
 
 from devices.domain.push import contact_push_params
 from devices.models import Device, PushBinding, Registration, RegistrationFailure
+from devices.push.bindings import push_binding_register
 from devices.push.deliveries import deliveries_mark_woken
+from pbx.engine.contract import EventType, RegistrationEvent
 from pbx.errors import DomainError
 from pbx.events.publish import send_event_on_commit
 
 logger = logging.getLogger(__name__)
 
-MAX_EXPIRES = 3600
-DEFAULT_EXPIRES = 600
-
 
 @dataclass(frozen=True)
-class RegistrationEvent:
-    type: str  # registered, unregistered, refused
-    username: str
-    domain: str
-    contact: str = ""
-    expires: int = DEFAULT_EXPIRES
-    source_address: str | None = None
-    source_port: int | None = None
-    transport: str = ""
-    user_agent: str = ""
-    reason: str = ""
+class DeviceSeen:
+    """A registration event named a known device. `appeared`: it came online or registered
+    from a new contact (the owner's message lamp on it must be refreshed)."""
 
-
-class InvalidEvent(ValueError):
-    pass
-
-
-def _text(raw: Mapping[str, Any], key: str, limit: int) -> str:
-    value = raw.get(key, "")
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise InvalidEvent(f"{key} must be a string")
-    return value[:limit]
-
-
-def parse_event(raw: Any) -> RegistrationEvent:
-    """Validate one event from the engine (types, lengths, address). Raises InvalidEvent."""
-    if not isinstance(raw, Mapping):
-        raise InvalidEvent("an event is an object")
-    kind = raw.get("type")
-    if kind not in ("registered", "unregistered", "refused"):
-        raise InvalidEvent("unknown event type")
-    expires_text = _text(raw, "expires", 10)
-    expires = int(expires_text) if expires_text.isdigit() else DEFAULT_EXPIRES
-    address = _text(raw, "source_address", 64) or None
-    if address is not None:
-        try:
-            address = str(ipaddress.ip_address(address.strip("[]")))
-        except ValueError as exc:
-            raise InvalidEvent("source_address is not an IP address") from exc
-    port = raw.get("source_port")
-    if port is not None and (
-        not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536
-    ):
-        raise InvalidEvent("source_port is not a port")
-    username = _text(raw, "username", 64)
-    domain = _text(raw, "domain", 253).lower()
-    if not username or not domain:
-        raise InvalidEvent("username and domain are required")
-    return RegistrationEvent(
-        type=kind,
-        username=username,
-        domain=domain,
-        contact=_text(raw, "contact", 512),
-        expires=min(expires, MAX_EXPIRES),
-        source_address=address,
-        source_port=port,
-        transport=_text(raw, "transport", 8),
-        user_agent=_text(raw, "user_agent", 200),
-        reason=_text(raw, "reason", 40),
-    )
+    device_id: int
+    user_id: int
+    appeared: bool = False
 
 
 def _presence(device: Device, online: bool) -> None:
@@ -100,81 +41,82 @@ def _presence(device: Device, online: bool) -> None:
     )
 
 
-@transaction.atomic
-def registration_events_apply(*, events: Iterable[RegistrationEvent], now: datetime) -> int:
-    """Apply a batch in order. Returns how many events named a known device."""
-    known = 0
-    for event in events:
-        device = (
-            Device.objects.select_for_update(of=("self",))
-            .filter(sip_username=event.username, tenant__sip_domain=event.domain)
-            .first()
-        )
-        if event.type == "refused":
-            RegistrationFailure.objects.create(
-                username=event.username,
-                domain=event.domain,
-                device=device,
-                reason=event.reason or "refused",
-                source_address=event.source_address,
-                source_port=event.source_port,
-                transport=event.transport,
-                user_agent=event.user_agent,
-            )
-            known += device is not None
-            continue
-        if device is None:
-            continue
-        known += 1
-        if event.type == "registered" and (device.revoked_at is not None or not device.enabled):
-            # A late event about a device revoked or disabled since: it is not online.
-            continue
-        was_online = Registration.objects.filter(device=device, expires_at__gt=now).exists()
-        if event.type == "unregistered" or event.expires == 0:
-            gone = Registration.objects.filter(device=device)
-            if event.contact not in ("", "*"):
-                gone = gone.filter(contact=event.contact)
-            gone.delete()
-            if (
-                was_online
-                and not Registration.objects.filter(device=device, expires_at__gt=now).exists()
-            ):
-                _presence(device, online=False)
-            continue
-        # One contact per device (the engine saves with "replace"): keep only this one.
-        Registration.objects.filter(device=device).exclude(contact=event.contact).delete()
-        _, new_contact = Registration.objects.update_or_create(
-            device=device,
-            contact=event.contact,
-            defaults={
-                "expires_at": now + timedelta(seconds=event.expires),
-                "source_address": event.source_address,
-                "source_port": event.source_port,
-                "transport": event.transport,
-                "user_agent": event.user_agent,
-            },
-        )
-        if not was_online:
-            _presence(device, online=True)
-        if new_contact or not was_online:  # appeared, or re-registered from a new contact
-            _message_lamp(device)
-        if device.kind == Device.Kind.MOBILE_APP:
-            _mobile_registered(device, event.contact, now)
-    return known
+def _device(event: RegistrationEvent) -> Device | None:
+    return (
+        Device.objects.select_for_update(of=("self",))
+        .filter(sip_username=event.username, tenant__sip_domain=event.domain)
+        .first()
+    )
 
 
-def _message_lamp(device: Device) -> None:
-    """A device that (re)appears gets the voicemail counts at once: its lamp is right even
-    after a reboot, without waiting for the next message."""
-    from voicemail.models import Mailbox
-    from voicemail.tasks import send_mwi
+def registration_refused(*, event: RegistrationEvent, now: datetime) -> DeviceSeen | None:
+    """A REGISTER the engine refused: kept for the security pages (who tried, from where)."""
+    device = _device(event)
+    RegistrationFailure.objects.create(
+        username=event.username,
+        domain=event.domain,
+        device=device,
+        reason=event.reason or "refused",
+        source_address=event.source_address,
+        source_port=event.source_port,
+        transport=event.transport,
+        user_agent=event.user_agent,
+    )
+    return DeviceSeen(device.pk, device.user_id) if device else None
 
-    for mailbox_id in (
-        Mailbox.objects.filter(extension__owner_id=device.user_id, messages__isnull=False)
-        .values_list("pk", flat=True)
-        .distinct()
-    ):
-        transaction.on_commit(partial(send_mwi.delay, mailbox_id=mailbox_id, device_id=device.pk))
+
+def registration_gone(*, event: RegistrationEvent, now: datetime) -> DeviceSeen | None:
+    """The device unregistered, or the engine dropped its contact (expired, or it stopped
+    answering the engine's pings)."""
+    device = _device(event)
+    if device is None:
+        return None
+    was_online = Registration.objects.filter(device=device, expires_at__gt=now).exists()
+    gone = Registration.objects.filter(device=device)
+    if event.contact not in ("", "*"):
+        gone = gone.filter(contact=event.contact)
+    gone.delete()
+    if was_online and not Registration.objects.filter(device=device, expires_at__gt=now).exists():
+        _presence(device, online=False)
+    return DeviceSeen(device.pk, device.user_id)
+
+
+def registration_saved(*, event: RegistrationEvent, now: datetime) -> DeviceSeen | None:
+    if event.expires == 0:
+        return registration_gone(event=event, now=now)
+    device = _device(event)
+    if device is None:
+        return None
+    if device.revoked_at is not None or not device.enabled:
+        # A late event about a device revoked or disabled since: it is not online.
+        return DeviceSeen(device.pk, device.user_id)
+    was_online = Registration.objects.filter(device=device, expires_at__gt=now).exists()
+    # One contact per device (the engine saves with "replace"): keep only this one.
+    Registration.objects.filter(device=device).exclude(contact=event.contact).delete()
+    _, new_contact = Registration.objects.update_or_create(
+        device=device,
+        contact=event.contact,
+        defaults={
+            "expires_at": now + timedelta(seconds=event.expires),
+            "source_address": event.source_address,
+            "source_port": event.source_port,
+            "transport": event.transport,
+            "user_agent": event.user_agent,
+        },
+    )
+    if not was_online:
+        _presence(device, online=True)
+    if device.kind == Device.Kind.MOBILE_APP:
+        _mobile_registered(device, event.contact, now)
+    return DeviceSeen(device.pk, device.user_id, appeared=new_contact or not was_online)
+
+
+REGISTRATION_HANDLERS = {
+    EventType.REGISTERED: registration_saved,
+    EventType.UNREGISTERED: registration_gone,
+    EventType.EXPIRED: registration_gone,
+    EventType.REFUSED: registration_refused,
+}
 
 
 def _mobile_registered(device: Device, contact: str, now: datetime) -> None:
@@ -193,8 +135,6 @@ def _mobile_registered(device: Device, contact: str, now: datetime) -> None:
             == (params.provider.value, params.token, params.app_id, environment, None)
         )
         if not unchanged:
-            from devices.services import push_binding_register
-
             try:
                 push_binding_register(
                     device=device,

@@ -1,4 +1,5 @@
-"""Writes to devices and push bindings: issuing and rotating credentials, revoking, push tokens."""
+"""Writes to devices: issuing and rotating credentials, updating, revoking (push tokens are in
+`devices.push.bindings`)."""
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -9,15 +10,9 @@ from django.utils import timezone
 
 from devices.domain import credentials
 from devices.domain.networks import InvalidNetwork, normalise_networks
-from devices.domain.push import (
-    InvalidPushToken,
-    PushProvider,
-    normalise_push_token,
-    validate_app_id,
-)
 from devices.models import Device, PushBinding, Registration
+from devices.tasks import drop_device_registrations
 from pbx.directory.models import User
-from pbx.engine.tasks import drop_device_registrations
 from pbx.errors import Conflict, DomainError
 from pbx.events.publish import send_event_on_commit
 from pbx.persistence import model_update, unique_violation_as
@@ -199,59 +194,3 @@ def device_revoke(*, device: Device) -> Device:
         _drop_from_engine(device)
         _publish(device, "device.revoked")
     return device
-
-
-@transaction.atomic
-def push_binding_register(
-    *, device: Device, provider: str, token: str, app_id: str, environment: str = "production"
-) -> PushBinding:
-    """Register or refresh the push token of a mobile app.
-
-    One binding per device: a refresh replaces the old token. The same token registered for
-    another device (the app was signed in as someone else on the same phone) moves here, so the
-    previous user's calls never wake this phone.
-    """
-    _require_not_revoked(device)
-    if device.kind != Device.Kind.MOBILE_APP:
-        raise Conflict("Only mobile app devices have push tokens.", code="not_a_mobile_app")
-    try:
-        provider_enum = PushProvider(provider)
-        normalised = normalise_push_token(provider_enum, token)
-    except InvalidPushToken as exc:
-        raise DomainError(str(exc), code=exc.code, field="token") from exc
-    except ValueError as exc:
-        raise DomainError(
-            "Unknown push provider.", code="invalid_choice", field="provider"
-        ) from exc
-    try:
-        validate_app_id(app_id, provider_enum)
-    except ValueError as exc:
-        raise DomainError(str(exc), code="invalid_app_id", field="app_id") from exc
-    if provider_enum is PushProvider.FCM and environment != PushBinding.Environment.PRODUCTION:
-        raise DomainError(
-            "FCM has no sandbox environment.", code="invalid_environment", field="environment"
-        )
-
-    PushBinding.objects.filter(provider=provider_enum.value, token=normalised).exclude(
-        device=device
-    ).delete()
-    routing_cache.invalidate_users([device.user_id])  # push capability changes who can be woken
-    binding, _ = PushBinding.objects.update_or_create(
-        device=device,
-        defaults={
-            "provider": provider_enum.value,
-            "token": normalised,
-            "app_id": app_id,
-            "environment": environment,
-            "refreshed_at": timezone.now(),
-            "dead_at": None,
-            "dead_reason": "",
-        },
-    )
-    return binding
-
-
-def push_binding_delete(*, device: Device) -> bool:
-    routing_cache.invalidate_users([device.user_id])
-    deleted, _ = PushBinding.objects.filter(device=device).delete()
-    return bool(deleted)

@@ -6,9 +6,6 @@ from django.urls import include, path
 
 from pbx import health
 from pbx.api.errors import not_found_view, server_error_view
-from pbx.engine.api import engine_events_view
-from routing.engine_api import route_decision_view
-from voicemail import agent_api as voicemail_api
 
 FAVICON = (
     '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">'
@@ -33,15 +30,7 @@ urlpatterns = [
     path("health/", health.health, name="health"),
     path("health/live", health.live, name="health-live"),
     # Internal engine API: never exposed publicly (deploy/production/nginx blocks /internal/).
-    path("internal/engine/route-decisions", route_decision_view, name="engine-route-decision"),
-    path("internal/engine/events", engine_events_view, name="engine-events"),
-    path("internal/voicemail/sessions", voicemail_api.session_view, name="voicemail-session"),
-    path(
-        "internal/voicemail/mailboxes/<int:mailbox_id>/greetings/<str:kind>",
-        voicemail_api.greeting_view,
-        name="voicemail-greeting",
-    ),
-    path("internal/voicemail/deposits", voicemail_api.deposit_view, name="voicemail-deposit"),
+    path("internal/", include("pbx.internal.urls")),
 ]
 if settings.DEBUG:  # production serves /static/ from the reverse proxy (deploy/production)
     urlpatterns += staticfiles_urlpatterns()

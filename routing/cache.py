@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from django.core.cache import cache
 from django.db import transaction
 
-from routing.domain.evaluation import RoutingProfile
+from routing.domain.evaluation import CompiledRouting
 
 TTL_SECONDS = 24 * 3600
 
@@ -32,8 +32,8 @@ def _entry(user_id: int) -> str:
 
 
 def cached_profile(
-    *, user_id: int, tenant_id: int, build: Callable[[], RoutingProfile]
-) -> RoutingProfile:
+    *, user_id: int, tenant_id: int, build: Callable[[], CompiledRouting]
+) -> CompiledRouting:
     keys = [_user_gen(user_id), _tenant_gen(tenant_id), _entry(user_id)]
     found = cache.get_many(keys)
     user_gen, tenant_gen = found.get(keys[0], 0), found.get(keys[1], 0)

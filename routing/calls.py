@@ -4,57 +4,20 @@ Every step is idempotent: the engine may report twice (retransmitted 200 OK, ret
 """
 
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from django.core.cache import cache
-from django.db import transaction
 
 from devices.models import Registration
+from pbx.engine.contract import CallEvent
 from pbx.events.publish import send_event_on_commit
 from routing.decisions import RoutedCall
+from routing.domain.call_states import CallPhase, Effect, transition
 from routing.models import Call
 from routing.wakeups import cancels_schedule
 
-CALL_EVENT_TYPES = ("ringing", "answered", "ended", "missed", "voicemail")
 CALL_MEMORY_SECONDS = 6 * 3600  # longer than any call is expected to ring and talk
-
-
-@dataclass(frozen=True)
-class CallEvent:
-    type: str
-    call_id: str
-    domain: str
-    contact: str = ""
-    reply_contact: str = ""
-    code: int | None = None
-
-
-class InvalidCallEvent(ValueError):
-    pass
-
-
-def parse_call_event(raw: Any) -> CallEvent:
-    if not isinstance(raw, dict) or raw.get("type") not in CALL_EVENT_TYPES:
-        raise InvalidCallEvent("not a call event")
-    values = {key: raw.get(key, "") for key in ("call_id", "domain", "contact", "reply_contact")}
-    if not all(isinstance(v, str) for v in values.values()):
-        raise InvalidCallEvent("call event fields are strings")
-    if not values["call_id"] or not values["domain"]:
-        raise InvalidCallEvent("call_id and domain are required")
-    code = raw.get("code")
-    code_value = int(code) if isinstance(code, str) and code.isdigit() else code
-    if code_value is not None and (not isinstance(code_value, int) or not 100 <= code_value <= 699):
-        raise InvalidCallEvent("code is a SIP status")
-    return CallEvent(
-        type=raw["type"],
-        call_id=values["call_id"][:255],
-        domain=values["domain"].lower()[:253],
-        contact=values["contact"][:512],
-        reply_contact=values["reply_contact"][:512],
-        code=code_value,
-    )
 
 
 def _key(domain: str, call_id: str) -> str:
@@ -107,74 +70,111 @@ def _call_for(event: CallEvent) -> Call | None:
     )
 
 
-@transaction.atomic
-def call_events_apply(*, events: list[CallEvent], now: datetime) -> int:
-    applied = 0
-    for event in events:
-        call = _call_for(event)
-        if call is None:
-            continue
-        applied += 1
-        if event.type == "ringing":
-            if call.answered_at is None and call.ended_at is None:
-                send_event_on_commit(
-                    user_ids=[call.callee_id],
-                    type="call.ringing",
-                    data={"call_id": call.call_id, "caller": call.caller},
-                )
-        elif event.type == "answered" and call.answered_at is None:
-            registration = (
-                Registration.objects.filter(
-                    device__user_id=call.callee_id, contact__in=[event.contact, event.reply_contact]
-                )
-                .select_related("device")
-                .first()
-            )
-            call.outcome = Call.Outcome.ANSWERED
-            call.answered_at = now
-            call.answered_device = registration.device if registration else None
-            call.save(update_fields=["outcome", "answered_at", "answered_device"])
-            cancels_schedule(
-                tenant_id=call.tenant_id,
-                call_id=call.call_id,
-                answered_device_id=call.answered_device_id,
-                reason="answered_elsewhere",
-            )
-            send_event_on_commit(
-                user_ids=[call.callee_id],
-                type="call.answered",
-                data={"call_id": call.call_id, "device_id": call.answered_device_id},
-            )
-        elif event.type == "voicemail" and call.answered_at is None and call.ended_at is None:
-            # Nobody answered; the voicemail agent took the call (it ends with the BYE).
-            call.outcome = Call.Outcome.VOICEMAIL
-            call.save(update_fields=["outcome"])
-            cancels_schedule(
-                tenant_id=call.tenant_id,
-                call_id=call.call_id,
-                answered_device_id=None,
-                reason="not_answered",
-            )
-            send_event_on_commit(
-                user_ids=[call.callee_id],
-                type="call.missed",
-                data={"call_id": call.call_id, "voicemail": True},
-            )
-        elif event.type == "ended" and call.ended_at is None:
-            call.ended_at = now
-            call.save(update_fields=["ended_at"])
-        elif event.type == "missed" and call.answered_at is None and call.ended_at is None:
-            call.outcome = Call.Outcome.MISSED
-            call.final_code = event.code
-            call.ended_at = now
-            call.save(update_fields=["outcome", "final_code", "ended_at"])
-            cancels_schedule(
-                tenant_id=call.tenant_id,
-                call_id=call.call_id,
-                answered_device_id=None,
-                reason="caller_hung_up" if event.code == 487 else "not_answered",
-            )
-            send_event_on_commit(
-                user_ids=[call.callee_id], type="call.missed", data={"call_id": call.call_id}
-            )
-    return applied
+def _phase(call: Call) -> CallPhase:
+    if call.outcome == Call.Outcome.MISSED:
+        return CallPhase.MISSED
+    if call.ended_at is not None:
+        return CallPhase.OVER
+    return {
+        Call.Outcome.ANSWERED: CallPhase.ANSWERED,
+        Call.Outcome.VOICEMAIL: CallPhase.IN_VOICEMAIL,
+    }.get(call.outcome, CallPhase.RINGING)
+
+
+_OUTCOMES = {
+    CallPhase.ANSWERED: Call.Outcome.ANSWERED,
+    CallPhase.IN_VOICEMAIL: Call.Outcome.VOICEMAIL,
+    CallPhase.MISSED: Call.Outcome.MISSED,
+}
+
+
+def call_event_apply(*, event: CallEvent, now: datetime) -> bool:
+    """One report about a call, applied through the transition table (inside the batch's
+    transaction). False when the call is unknown (not routed by Django: degraded mode)."""
+    call = _call_for(event)
+    if call is None:
+        return False
+    step = transition(_phase(call), event.type.value)
+    if step is None:
+        return True
+    changed: set[str] = set()
+    if step.to in _OUTCOMES:
+        call.outcome = _OUTCOMES[step.to]
+        changed.add("outcome")
+    for effect in step.effects:
+        changed |= _EFFECTS[effect](call, event, now)
+    if changed:
+        call.save(update_fields=sorted(changed))
+    return True
+
+
+def _announce_ringing(call: Call, event: CallEvent, now: datetime) -> set[str]:
+    send_event_on_commit(
+        user_ids=[call.callee_id],
+        type="call.ringing",
+        data={"call_id": call.call_id, "caller": call.caller},
+    )
+    return set()
+
+
+def _record_answer(call: Call, event: CallEvent, now: datetime) -> set[str]:
+    # The answering device may be a colleague's (an extension target, a forward): any device
+    # of the organisation registered at that contact.
+    registration = (
+        Registration.objects.filter(
+            device__tenant_id=call.tenant_id, contact__in=[event.contact, event.reply_contact]
+        )
+        .select_related("device")
+        .first()
+    )
+    call.answered_at = now
+    call.answered_device = registration.device if registration else None
+    return {"answered_at", "answered_device"}
+
+
+def _cancel_wakes(reason: str | None) -> Callable[[Call, CallEvent, datetime], set[str]]:
+    def cancel(call: Call, event: CallEvent, now: datetime) -> set[str]:
+        cause = reason or ("caller_hung_up" if event.code == 487 else "not_answered")
+        cancels_schedule(
+            tenant_id=call.tenant_id,
+            call_id=call.call_id,
+            answered_device_id=call.answered_device_id,
+            reason=cause,
+        )
+        return set()
+
+    return cancel
+
+
+def _announce(type_: str, **extra: object) -> Callable[[Call, CallEvent, datetime], set[str]]:
+    def announce(call: Call, event: CallEvent, now: datetime) -> set[str]:
+        data: dict[str, object] = {"call_id": call.call_id, **extra}
+        if type_ == "call.answered":
+            data["device_id"] = call.answered_device_id
+        send_event_on_commit(user_ids=[call.callee_id], type=type_, data=data)
+        return set()
+
+    return announce
+
+
+def _record_end(call: Call, event: CallEvent, now: datetime) -> set[str]:
+    call.ended_at = now
+    return {"ended_at"}
+
+
+def _record_final_code(call: Call, event: CallEvent, now: datetime) -> set[str]:
+    call.final_code = event.code
+    return {"final_code"}
+
+
+_EFFECTS: dict[Effect, Callable[[Call, CallEvent, datetime], set[str]]] = {
+    Effect.ANNOUNCE_RINGING: _announce_ringing,
+    Effect.RECORD_ANSWER: _record_answer,
+    Effect.CANCEL_WAKES_ANSWERED: _cancel_wakes("answered_elsewhere"),
+    Effect.CANCEL_WAKES_UNANSWERED: _cancel_wakes(None),
+    Effect.ANNOUNCE_ANSWERED: _announce("call.answered"),
+    Effect.ANNOUNCE_MISSED: _announce("call.missed"),
+    Effect.ANNOUNCE_VOICEMAIL: _announce("call.missed", voicemail=True),
+    Effect.RECORD_END: _record_end,
+    Effect.RECORD_FINAL_CODE: _record_final_code,
+}

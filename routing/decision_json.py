@@ -1,44 +1,47 @@
-"""The JSON shape of a decision, shared by the engine API and the simulate endpoint."""
+"""A decision in the contract's terms (pbx.engine.contract): what the engine carries out, and
+what the simulate endpoint shows, in one encoding."""
 
 from typing import Any
 
+from pbx.engine.contract import BranchOrder, EngineDecision, FinalOrder, FinalStep
 from routing.decisions import RoutedCall
-from routing.domain.plans import TargetType
 
 
-def decision_json(routed: RoutedCall, *, with_trace: bool) -> dict[str, Any]:
+def engine_decision(routed: RoutedCall, *, call_id: str | None, with_trace: bool) -> EngineDecision:
     decision = routed.decision
-    devices = {d.id: d for d in routed.profile.devices}
-    branches = []
-    for branch in decision.branches:
-        item: dict[str, Any] = {
-            "type": branch.type.value,
-            "label": branch.label,
-            "start_ms": branch.start * 1000,
-            "stop_ms": branch.stop * 1000,
-            "wake": branch.wake,
-        }
-        if branch.type is TargetType.DEVICE:
-            item["device_id"] = branch.value
-            item["sip_username"] = devices[int(branch.value)].sip_username
-        elif branch.type is TargetType.EXTENSION:
-            item["extension"] = branch.value
-        else:
-            item["number"] = branch.value
-        branches.append(item)
-    body: dict[str, Any] = {
-        "user_id": routed.destination.user_id,
-        "extension": routed.destination.extension,
-        "plan": decision.plan,
-        "rule": decision.rule,
-        "reason": decision.reason,
-        "branches": branches,
-        "final": {
-            "action": decision.final.kind.value,
-            "destination": decision.final.destination,
-            "at_ms": decision.final_at * 1000,
-        },
-    }
-    if with_trace:
-        body["trace"] = decision.trace_lines()
-    return body
+    cuts = set(decision.cuts)
+    return EngineDecision(
+        call_id=call_id,
+        user_id=routed.destination.user_id,
+        extension=routed.destination.extension,
+        plan=decision.plan,
+        rule=decision.rule,
+        reason=decision.reason,
+        branches=tuple(
+            BranchOrder(
+                device_id=branch.device_id,
+                sip_username=branch.sip_username,
+                label=branch.label,
+                user_id=branch.user_id,
+                start_ms=branch.start * 1000,
+                stop_ms=branch.stop * 1000,
+                wake=branch.wake,
+                after_cut=branch.start in cuts,
+            )
+            for branch in decision.branches
+        ),
+        cuts=tuple(cut * 1000 for cut in decision.cuts),
+        final=FinalStep(
+            order=FinalOrder(decision.final.kind.value),
+            at_ms=decision.final_at * 1000,
+            mailbox=decision.mailbox or None,
+            greeting=decision.greeting,
+        ),
+        trace=tuple(decision.trace_lines()) if with_trace else None,
+    )
+
+
+def decision_json(
+    routed: RoutedCall, *, with_trace: bool, call_id: str | None = None
+) -> dict[str, Any]:
+    return engine_decision(routed, call_id=call_id, with_trace=with_trace).to_json()

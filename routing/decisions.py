@@ -8,7 +8,15 @@ from django.utils import timezone
 
 from devices.selectors import registered_device_ids
 from pbx.directory.models import Extension, PhoneNumber, User
-from routing.domain.evaluation import Call, Decision, LiveState, RoutingProfile, evaluate
+from routing.domain.evaluation import (
+    Colleague,
+    Colleagues,
+    CompiledRouting,
+    Decision,
+    IncomingCall,
+    LiveState,
+    evaluate,
+)
 from routing.profiles import routing_profile_for
 
 
@@ -115,10 +123,42 @@ def destination_and_live(
     return Destination(row[0], row[1], row[2]), frozenset(row[3]), identity
 
 
+def colleagues_in(*, tenant_id: int, now: datetime) -> Colleagues:
+    """Who answers an extension of the organisation, for extension targets and forwards.
+    Read only when a plan reaches someone else (never on the plain hot path), once each."""
+    found: dict[str, Colleague | None] = {}
+
+    def colleague(extension: str) -> Colleague | None:
+        if extension not in found:
+            row = (
+                Extension.objects.filter(
+                    tenant_id=tenant_id,
+                    number=extension,
+                    tenant__is_active=True,
+                    owner__is_active=True,
+                )
+                .values_list("owner_id", "display_name")
+                .first()
+            )
+            found[extension] = (
+                Colleague(
+                    extension=extension,
+                    name=row[1],
+                    routing=routing_profile_for(user_id=row[0], tenant_id=tenant_id),
+                    live=LiveState(registered_device_ids(user_id=row[0], now=now)),
+                )
+                if row
+                else None
+            )
+        return found[extension]
+
+    return colleague
+
+
 @dataclass(frozen=True)
 class RoutedCall:
     destination: Destination
-    profile: RoutingProfile
+    profile: CompiledRouting
     decision: Decision
 
 
@@ -131,7 +171,14 @@ def route_decision(
     registered: frozenset[int],
 ) -> RoutedCall:
     profile = routing_profile_for(user_id=destination.user_id, tenant_id=destination.tenant_id)
-    decision = evaluate(profile, Call(caller, active_calls), now, LiveState(registered))
+    decision = evaluate(
+        profile,
+        IncomingCall(caller, active_calls),
+        now,
+        LiveState(registered),
+        extension=destination.extension,
+        colleagues=colleagues_in(tenant_id=destination.tenant_id, now=now),
+    )
     return RoutedCall(destination, profile, decision)
 
 
@@ -148,7 +195,15 @@ def route_simulate(
     extension = user.extensions.order_by("number").values_list("number", flat=True).first() or ""
     destination = Destination(user.tenant_id, user.pk, extension)
     profile = routing_profile_for(user_id=user.pk, tenant_id=user.tenant_id)
+    now = timezone.now()
     if registered is None:  # the devices registered now, even when testing another time
-        registered = registered_device_ids(user_id=user.pk, now=timezone.now())
-    decision = evaluate(profile, Call(caller, active_calls), at, LiveState(registered))
+        registered = registered_device_ids(user_id=user.pk, now=now)
+    decision = evaluate(
+        profile,
+        IncomingCall(caller, active_calls),
+        at,
+        LiveState(registered),
+        extension=extension,
+        colleagues=colleagues_in(tenant_id=user.tenant_id, now=now),
+    )
     return RoutedCall(destination, profile, decision)

@@ -1,4 +1,5 @@
-"""Compile a person's stored routing into the domain's RoutingProfile (and cache it).
+"""Compile a person's stored routing (RoutingProfile, templates, schedules, devices) into the
+domain's CompiledRouting, and cache it.
 
 Like Saleor's `fetch` modules: one place reads everything a decision needs, once, into frozen
 dataclasses; the evaluator never touches the database.
@@ -17,11 +18,9 @@ from routing.domain.documents import (
     default_document,
     parse_routing_document,
 )
-from routing.domain.evaluation import DeviceInfo, RoutingProfile, Treatment
-from routing.domain.schedules import Schedule, ScheduleError, parse_schedule
-from routing.models import RoutingProfile as StoredProfile
-from routing.models import RoutingTemplate
-from routing.models import Schedule as StoredSchedule
+from routing.domain.evaluation import CompiledRouting, DeviceInfo, Treatment
+from routing.domain.schedules import ScheduleError, WeeklySchedule, parse_schedule
+from routing.models import RoutingProfile, RoutingTemplate, Schedule
 
 logger = logging.getLogger(__name__)
 
@@ -53,13 +52,13 @@ def document_context(*, tenant: Tenant, owner: User | None) -> DocumentContext:
 
 
 def usable_schedules(*, tenant: Tenant, owner: User | None) -> Any:
-    shared = StoredSchedule.objects.filter(tenant=tenant, owner__isnull=True)
+    shared = Schedule.objects.filter(tenant=tenant, owner__isnull=True)
     if owner is None:
         return shared
-    return StoredSchedule.objects.filter(tenant=tenant, owner__in=[owner]) | shared
+    return Schedule.objects.filter(tenant=tenant, owner__in=[owner]) | shared
 
 
-def effective_document(*, user: User, stored: StoredProfile | None) -> tuple[dict[str, Any], str]:
+def effective_document(*, user: User, stored: RoutingProfile | None) -> tuple[dict[str, Any], str]:
     """The document that applies to `user` and where it comes from."""
     if stored is not None and stored.document is not None:
         return stored.document, "own"
@@ -71,7 +70,7 @@ def effective_document(*, user: User, stored: StoredProfile | None) -> tuple[dic
     return default_document(), "built_in"
 
 
-def _schedules(user: User) -> dict[int, Schedule]:
+def _schedules(user: User) -> dict[int, WeeklySchedule]:
     parsed = {}
     assert user.tenant is not None  # noqa: S101 - routing profiles exist only for tenant users
     for row in usable_schedules(tenant=user.tenant, owner=user):
@@ -103,9 +102,9 @@ def _device_info(device: Device) -> DeviceInfo:
     )
 
 
-def routing_profile_build(*, user_id: int) -> RoutingProfile:
+def routing_profile_build(*, user_id: int) -> CompiledRouting:
     user = User.objects.select_related("tenant").get(pk=user_id)
-    stored = StoredProfile.objects.select_related("template").filter(user=user).first()
+    stored = RoutingProfile.objects.select_related("template").filter(user=user).first()
     devices = tuple(
         _device_info(d) for d in Device.objects.filter(user=user).select_related("push_binding")
     )
@@ -115,6 +114,7 @@ def routing_profile_build(*, user_id: int) -> RoutingProfile:
         device_owners={d.id: (user.pk, False) for d in devices},
         schedule_ids=_Everything(),
         extensions=_Everything(),
+        outside_numbers=True,
     )
     try:
         document = parse_routing_document(raw, lenient)
@@ -126,7 +126,7 @@ def routing_profile_build(*, user_id: int) -> RoutingProfile:
         )
         document = parse_routing_document(default_document(), lenient)
     assert user.tenant is not None  # noqa: S101
-    return RoutingProfile(
+    return CompiledRouting(
         user_id=user.pk,
         time_zone=user.effective_time_zone,
         max_ring_seconds=user.tenant.max_ring_seconds,
@@ -137,7 +137,7 @@ def routing_profile_build(*, user_id: int) -> RoutingProfile:
     )
 
 
-def _treatment(stored: StoredProfile | None) -> Treatment:
+def _treatment(stored: RoutingProfile | None) -> Treatment:
     if stored is None:
         return Treatment()
     return Treatment(
@@ -150,7 +150,7 @@ def _treatment(stored: StoredProfile | None) -> Treatment:
     )
 
 
-def routing_profile_for(*, user_id: int, tenant_id: int) -> RoutingProfile:
+def routing_profile_for(*, user_id: int, tenant_id: int) -> CompiledRouting:
     """The compiled profile, from the cache when it is still current."""
     return cache.cached_profile(
         user_id=user_id, tenant_id=tenant_id, build=lambda: routing_profile_build(user_id=user_id)

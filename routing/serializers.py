@@ -73,24 +73,33 @@ class SimulateInput(StrictSerializer):
 
 
 class BranchOutput(serializers.Serializer):  # type: ignore[type-arg]
-    type = serializers.ChoiceField(choices=["device", "extension", "external"])
+    """One device rung by the call (a colleague's too, for extension targets and forwards)."""
+
+    type = serializers.ChoiceField(choices=["device"])
+    device_id = serializers.IntegerField()
+    sip_username = serializers.CharField()
     label = serializers.CharField()  # type: ignore[assignment]
+    user_id = serializers.IntegerField(allow_null=True, help_text="Whose device it is.")
     start_ms = serializers.IntegerField()
     stop_ms = serializers.IntegerField()
     wake = serializers.BooleanField(help_text="A push wakes the app before it rings.")
-    device_id = serializers.IntegerField(required=False)
-    sip_username = serializers.CharField(required=False)
-    extension = serializers.CharField(required=False)
-    number = serializers.CharField(required=False)
+    after_cut = serializers.BooleanField(
+        help_text="Starts at a cut: rings once every earlier branch has been cancelled."
+    )
 
 
 class FinalOutput(serializers.Serializer):  # type: ignore[type-arg]
-    action = serializers.ChoiceField(choices=["voicemail", "forward", "busy", "unavailable"])
-    destination = serializers.CharField(allow_null=True)
+    action = serializers.ChoiceField(choices=["voicemail", "busy", "unavailable"])
     at_ms = serializers.IntegerField()
+    mailbox = serializers.CharField(
+        allow_null=True, help_text="Voicemail: the extension whose mailbox takes the call."
+    )
+    greeting = serializers.ChoiceField(choices=["unavailable", "busy"])
 
 
 class DecisionOutput(serializers.Serializer):  # type: ignore[type-arg]
+    version = serializers.IntegerField(help_text="Version of the engine contract.")
+    call_id = serializers.CharField(allow_null=True)
     user_id = serializers.IntegerField()
     extension = serializers.CharField()
     plan = serializers.CharField(allow_null=True)
@@ -99,6 +108,10 @@ class DecisionOutput(serializers.Serializer):  # type: ignore[type-arg]
         choices=["no_answer", "nothing_reachable", "busy", "dnd", "forward_always"]
     )
     branches = BranchOutput(many=True)
+    cuts = serializers.ListField(
+        child=serializers.IntegerField(),
+        help_text="Times (ms) at which every ringing branch is cancelled (replace stages).",
+    )
     final = FinalOutput()
     trace = serializers.ListField(child=serializers.CharField())
 
@@ -181,3 +194,4 @@ def routing_output(
             "treatment": stored or RoutingProfile(user_id=user_id),
         }
     ).data
+

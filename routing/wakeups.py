@@ -22,7 +22,6 @@ from devices.models import Device, PushDelivery
 from devices.push.deliveries import RetryLater, delivery_open, delivery_send
 from devices.push.messages import PushMessage
 from routing.decisions import RoutedCall
-from routing.domain.plans import TargetType
 from routing.models import Call
 
 
@@ -36,12 +35,12 @@ class WakeRequest:
 def wake_requests(*, routed: RoutedCall, now: float) -> list[WakeRequest]:
     return [
         WakeRequest(
-            device_id=int(branch.value),
+            device_id=branch.device_id,
             start_seconds=branch.start,
             deadline=now + branch.stop,
         )
         for branch in routed.decision.branches
-        if branch.wake and branch.type is TargetType.DEVICE
+        if branch.wake
     ]
 
 

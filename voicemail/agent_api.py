@@ -11,12 +11,13 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from pbx.directory.models import Extension
-from pbx.engine.api import engine_authorised, engine_error
+from pbx.engine.http import engine_authorised, engine_error
 from pbx.errors import Conflict
 from routing.decisions import caller_identity
 from voicemail.domain.audio import AudioInvalid, duration_ms, read_wav, resample, wav_bytes
 from voicemail.models import Mailbox
-from voicemail.services import mailbox_for_extension, voicemail_deposit
+from voicemail.selectors import mailbox_for_extension
+from voicemail.services import voicemail_deposit
 
 MAX_DEPOSIT = 8000 * 2 * 3600 + 1024  # one hour of 8 kHz 16-bit PCM
 

@@ -99,7 +99,8 @@ class KamailioJsonRpc:
         try:
             result = self._call("ul.lookup", REGISTRATION_TABLE, aor)
         except EngineError as exc:
-            if "not found" in str(exc).lower():
+            # usrloc says "AOR not found", or "AOR has no contacts" once its last one expired.
+            if "not found" in str(exc).lower() or "no contacts" in str(exc).lower():
                 return []
             raise
         contacts = result.get("Contacts", []) if isinstance(result, dict) else []

@@ -80,8 +80,12 @@ def start_engine(
     log_path: Path,
     rpc_allow: str = "127.0.0.0/8",
     voicemail_uri: str = "",
+    keepalive: tuple[int, int] | None = None,
     startup_timeout: float = 15.0,
 ) -> EngineProcess:
+    """`keepalive` = (ping interval, drop after) in seconds: the engine pings every contact
+    with OPTIONS and drops one that stops answering. None: no pings (test peers that play a
+    fixed scenario would take an OPTIONS for an unexpected call)."""
     binary = shutil.which("kamailio") or "/usr/sbin/kamailio"
     if not Path(binary).exists():
         raise EngineStartError("kamailio is not installed (deploy/kamailio/install.sh)")
@@ -110,7 +114,16 @@ def start_engine(
         f'RPC_ALLOW="{rpc_allow}"',
         "-A",
         f'VOICEMAIL="{voicemail_uri}"',
+        "-A",
+        f"KEEPALIVE_MODE={1 if keepalive else 0}",
     ]
+    if keepalive:
+        args += [
+            "-A",
+            f"KEEPALIVE_INTERVAL={keepalive[0]}",
+            "-A",
+            f"KEEPALIVE_TIMEOUT={keepalive[1]}",
+        ]
     log: IO[bytes] = log_path.open("wb")
     process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
     engine = EngineProcess(host, port, process, log_path)

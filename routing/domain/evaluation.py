@@ -1,36 +1,43 @@
-"""The route decision: (routing profile, call, instant, live device state) -> decision.
+"""The route decision: (person's routing, call, instant, live device state) -> decision.
 
-Pure and deterministic. The decision lists concrete branches with start and stop offsets in
-seconds from the moment the call arrives, the final action and when it happens, and a trace of
-why, kept as structured events and rendered to sentences only when someone reads them.
+Pure and deterministic. The decision lists concrete branches (each one device, with start and
+stop offsets in seconds from the moment the call arrives), the cut times, the final action and
+when it happens, and a trace of why, kept as structured events and rendered to sentences only
+when someone reads them.
+
+Everything the engine is asked to do is compiled here, so that the simulator and the engine can
+never disagree: an `extension` target rings that colleague's devices as their own routing says
+(their plan, do-not-disturb, forward-always), clipped to the stage; a forward to a colleague
+continues the call with their whole routing, final action included; forward loops and long
+chains end at a guard with the dialled person's voicemail. Outside numbers need a trunk, which
+does not exist yet: they are skipped and the trace says so.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from routing.domain.plans import (
-    FinalAction,
-    FinalKind,
-    RingPlan,
-    RoutingDocument,
-    Rule,
-    StageMode,
-    TargetType,
-)
-from routing.domain.schedules import Schedule
+from routing.domain.plans import FinalAction, FinalKind, RingPlan, RoutingDocument, Rule, TargetType
+from routing.domain.schedules import WeeklySchedule
+from routing.domain.stages import DeviceInfo, ring_intervals
+from routing.domain.timeline import Branch, settle
+from routing.domain.trace import TraceEvent, describe_final, render
 
+__all__ = [
+    "MAX_FORWARD_HOPS",
+    "Branch",
+    "Colleague",
+    "CompiledRouting",
+    "Decision",
+    "DeviceInfo",
+    "IncomingCall",
+    "LiveState",
+    "Treatment",
+    "evaluate",
+]
 
-@dataclass(frozen=True, slots=True)
-class DeviceInfo:
-    id: int
-    kind: str
-    label: str
-    sip_username: str
-    enabled: bool = True
-    revoked: bool = False
-    push_capable: bool = False  # a mobile app with a live push binding
+MAX_FORWARD_HOPS = 5  # people a call may pass through (forwards and extension targets)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,22 +56,22 @@ class Treatment:
 
 
 @dataclass(frozen=True, slots=True)
-class RoutingProfile:
-    """Everything about one user that a decision needs, compiled once and cached."""
+class CompiledRouting:
+    """Everything about one person that a decision needs, compiled once and cached."""
 
     user_id: int
     time_zone: str
     max_ring_seconds: int
     document: RoutingDocument
-    schedules: Mapping[int, Schedule]
+    schedules: Mapping[int, WeeklySchedule]
     devices: tuple[DeviceInfo, ...]
     treatment: Treatment = Treatment()
 
 
 @dataclass(frozen=True, slots=True)
-class Call:
+class IncomingCall:
     caller: str = ""  # E.164, an extension, or "" when withheld
-    active_calls: int = 0  # calls the user is already on
+    active_calls: int = 0  # calls the called person is already on
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,267 +80,360 @@ class LiveState:
 
 
 @dataclass(frozen=True, slots=True)
-class Branch:
-    type: TargetType  # DEVICE, EXTENSION or EXTERNAL
-    value: int | str  # device id, extension number, E.164 number
-    label: str
-    start: int
-    stop: int
-    wake: bool = False  # send a push first: the app has no live registration
+class Colleague:
+    """Another person of the organisation a call may reach (extension target, forward)."""
+
+    extension: str
+    name: str
+    routing: CompiledRouting
+    live: LiveState
+
+
+Colleagues = Callable[[str], Colleague | None]  # extension number -> who answers it, if anyone
+
+
+def no_colleagues(extension: str) -> Colleague | None:
+    return None
 
 
 @dataclass(frozen=True, slots=True)
 class Decision:
     branches: tuple[Branch, ...]
-    final: FinalAction
+    cuts: tuple[int, ...]  # every branch is cancelled at these times; the next ones ring
+    final: FinalAction  # what happens at `final_at`: voicemail, busy or unavailable
     final_at: int
+    mailbox: str | None  # voicemail: the extension whose mailbox takes the call
+    greeting: str  # voicemail: "unavailable" or "busy"
     reason: str  # no_answer, nothing_reachable, busy, dnd, forward_always
     plan: str | None
     rule: str | None
-    trace: tuple[tuple[str, tuple[object, ...]], ...]
+    trace: tuple[TraceEvent, ...]
 
     def trace_lines(self) -> list[str]:
         return [render(code, args) for code, args in self.trace]
 
 
-# --- Trace rendering ----------------------------------------------------------------------
-
-_MESSAGES = {
-    "clock": "{0} {1} ({2}).",
-    "forward_always": "Forward-always is on: forwarding to {0}.",
-    "dnd": "Do-not-disturb is on.",
-    "dnd_override": "Do-not-disturb is on, but rule '{0}' lets this caller ring through.",
-    "busy": "On {0} call(s), the limit is {1}: busy.",
-    "rule_matched": "Rule '{0}' matched{1}.",
-    "rule_skipped": "Rule '{0}' did not match{1}.",
-    "rule_disabled": "Rule '{0}' is switched off.",
-    "default_plan": "No rule matched: default plan '{0}'.",
-    "device_skipped": "{0} skipped: {1}.",
-    "wake": "{0} is not registered: waking it with a push.",
-    "stage": "Stage {0} ({1}, {2} s from {3} s): {4}.",
-    "stage_empty": "Stage {0} skipped: nothing in it can ring.",
-    "replace_kept": "Stage {0} replaces, but {1} rings on into it, so the others ring on too: {2}.",
-    "cap": "Ring time capped at {0} s by the organisation: stages from {1} on are dropped.",
-    "nothing": "Nothing can ring: the final action happens at once.",
-    "final": "Unanswered after {0} s: {1}.",
-    "final_now": "Final action: {0}.",
-}
+@dataclass(frozen=True, slots=True)
+class _End:
+    final: FinalAction
+    at: int
+    mailbox: str | None = None
+    greeting: str = "unavailable"
 
 
-def render(code: str, args: tuple[object, ...]) -> str:
-    return _MESSAGES[code].format(*args)
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    branches: list[Branch]
+    end: _End
+    reason: str
+    plan: str | None = None
+    rule: str | None = None
 
 
-def describe_final(final: FinalAction) -> str:
-    if final.kind is FinalKind.FORWARD:
-        return f"forward to {final.destination}"
-    return {"voicemail": "voicemail", "busy": "busy", "unavailable": "unavailable"}[
-        final.kind.value
-    ]
+_VOICEMAIL = FinalAction(FinalKind.VOICEMAIL)
 
 
-# --- Evaluation ---------------------------------------------------------------------------
-
-
-def _rule_matches(
-    rule: Rule, profile: RoutingProfile, call: Call, instant: datetime
-) -> tuple[bool, str]:
-    why = []
-    if rule.schedule_id is not None:
-        schedule = profile.schedules.get(rule.schedule_id)
-        if schedule is None:
-            return False, " (its schedule is gone)"
-        is_open = schedule.is_open_at(instant, profile.time_zone)
-        state = "open" if is_open else "closed"
-        why.append(f"schedule '{schedule.name}' is {state}")
-        if is_open != rule.when_open:
-            return False, f" ({why[0]})"
-    if rule.has_caller_condition:
-        if not rule.matches_caller(call.caller):
-            return False, f" (caller {call.caller or 'anonymous'} not listed)"
-        why.append(f"caller {call.caller or 'anonymous'} listed")
-    return True, f" ({', '.join(why)})" if why else ""
-
-
-def _forward(destination: str) -> FinalAction:
-    return FinalAction(FinalKind.FORWARD, destination)
-
-
-def _reject_treatment(plan: RingPlan) -> FinalAction:
-    """Busy and DND go to voicemail when the plan ends in voicemail, otherwise answer busy."""
-    if plan.final.kind is FinalKind.VOICEMAIL:
-        return FinalAction(FinalKind.VOICEMAIL)
-    return FinalAction(FinalKind.BUSY)
-
-
-def evaluate(profile: RoutingProfile, call: Call, instant: datetime, live: LiveState) -> Decision:
-    trace: list[tuple[str, tuple[object, ...]]] = []
-    local = instant.astimezone(ZoneInfo(profile.time_zone))
+def evaluate(
+    routing: CompiledRouting,
+    call: IncomingCall,
+    instant: datetime,
+    live: LiveState,
+    *,
+    extension: str = "",
+    colleagues: Colleagues = no_colleagues,
+) -> Decision:
+    """`extension` is the number that was dialled (its mailbox takes the call when a forward
+    chain loops); `colleagues` finds the people that extension targets and forwards reach."""
+    trace: list[TraceEvent] = []
+    local = instant.astimezone(ZoneInfo(routing.time_zone))
     trace.append(
         (
             "clock",
             (
                 local.strftime("%a %Y-%m-%d %H:%M"),
-                profile.time_zone,
+                routing.time_zone,
                 f"caller {call.caller or 'anonymous'}",
             ),
         )
     )
-    treatment = profile.treatment
-    document = profile.document
-
-    def immediate(final: FinalAction, reason: str, plan: str | None, rule: str | None) -> Decision:
-        trace.append(("final_now", (describe_final(final),)))
-        return Decision((), final, 0, reason, plan, rule, tuple(trace))
-
-    if treatment.forward_always:
-        trace.append(("forward_always", (treatment.forward_always,)))
-        return immediate(_forward(treatment.forward_always), "forward_always", None, None)
-
-    chosen: Rule | None = None
-    for rule in document.rules:
-        if not rule.enabled:
-            trace.append(("rule_disabled", (rule.name,)))
-            continue
-        matched, why = _rule_matches(rule, profile, call, instant)
-        trace.append(("rule_matched" if matched else "rule_skipped", (rule.name, why)))
-        if matched:
-            chosen = rule
-            break
-    plan = document.plans[chosen.plan if chosen else document.default_plan]
-    rule_name = chosen.name if chosen else None
-    if chosen is None:
-        trace.append(("default_plan", (plan.name,)))
-
-    if treatment.dnd_active(instant):
-        if chosen is not None and chosen.overrides_dnd:
-            trace.append(("dnd_override", (chosen.name,)))
-        else:
-            trace.append(("dnd", ()))
-            return immediate(_reject_treatment(plan), "dnd", plan.name, rule_name)
-
-    limit = treatment.max_concurrent_calls
-    if limit is not None and call.active_calls >= limit:
-        trace.append(("busy", (call.active_calls, limit)))
-        final = (
-            _forward(treatment.forward_on_busy)
-            if treatment.forward_on_busy
-            else _reject_treatment(plan)
-        )
-        return immediate(final, "busy", plan.name, rule_name)
-
-    final = (
-        _forward(treatment.forward_on_no_answer) if treatment.forward_on_no_answer else plan.final
-    )
-    branches = _ring(plan, profile, live, trace)
-    if not branches:
-        trace.append(("nothing", ()))
-        return immediate(final, "nothing_reachable", plan.name, rule_name)
-    final_at = max(b.stop for b in branches)
-    trace.append(("final", (final_at, describe_final(final))))
+    walk = _Walk(call, instant, colleagues, trace, dialled=extension)
+    outcome = walk.call(_Person(extension, routing, live), at=0, chain=(extension,))
+    end = outcome.end
+    branches, cuts = settle(outcome.branches, end.at, trace)
+    final_at = end.at if branches else 0
+    shown = end.mailbox if end.mailbox != extension else None
+    if branches:
+        trace.append(("final", (final_at, describe_final(end.final, shown))))
+    else:
+        if outcome.reason == "no_answer":
+            outcome = _Outcome([], end, "nothing_reachable", outcome.plan, outcome.rule)
+        trace.append(("final_now", (describe_final(end.final, shown),)))
     return Decision(
-        tuple(branches), final, final_at, "no_answer", plan.name, rule_name, tuple(trace)
+        branches=branches,
+        cuts=cuts,
+        final=end.final,
+        final_at=final_at,
+        mailbox=end.mailbox,
+        greeting=end.greeting,
+        reason=outcome.reason,
+        plan=outcome.plan,
+        rule=outcome.rule,
+        trace=tuple(trace),
     )
 
 
-def _ring(
-    plan: RingPlan,
-    profile: RoutingProfile,
-    live: LiveState,
-    trace: list[tuple[str, tuple[object, ...]]],
-) -> list[Branch]:
-    """Compile stages into branches: one continuous interval per target while it rings."""
-    devices = {d.id: d for d in profile.devices}
-    by_kind: dict[str, list[DeviceInfo]] = {}
-    for device in profile.devices:
-        by_kind.setdefault(device.kind, []).append(device)
-    reported: set[int] = set()
+@dataclass(frozen=True, slots=True)
+class _Person:
+    extension: str
+    routing: CompiledRouting
+    live: LiveState
 
-    def reachable(device: DeviceInfo) -> tuple[bool, bool]:
-        """(can ring, needs a wake-up push)."""
-        problem = None
-        if device.revoked:
-            problem = "revoked"
-        elif not device.enabled:
-            problem = "disabled"
-        elif device.id not in live.registered and not device.push_capable:
-            problem = "not registered"
-        if problem is not None:
-            if device.id not in reported:
-                trace.append(("device_skipped", (device.label, problem)))
-                reported.add(device.id)
-            return False, False
-        wake = device.id not in live.registered
-        if wake and device.id not in reported:
-            trace.append(("wake", (device.label,)))
-            reported.add(device.id)
-        return True, wake
 
-    done: list[Branch] = []
-    active: dict[tuple[TargetType, int | str], Branch] = {}  # ringing now, stop still open
-    now = 0
-    cap = profile.max_ring_seconds
-    for number, stage in enumerate(plan.stages, start=1):
-        if now >= cap:
-            trace.append(("cap", (cap, number)))
-            break
-        wanted: dict[tuple[TargetType, int | str], tuple[str, bool]] = {}
-        for target in stage.targets:
-            if target.type is TargetType.DEVICE:
-                candidates = [devices[target.value]] if target.value in devices else []  # type: ignore[index]
-            elif target.type is TargetType.DEVICE_KIND:
-                candidates = by_kind.get(str(target.value), [])
+class _Walk:
+    """One decision's walk through the people a call reaches."""
+
+    def __init__(
+        self,
+        call: IncomingCall,
+        instant: datetime,
+        colleagues: Colleagues,
+        trace: list[TraceEvent],
+        dialled: str,
+    ) -> None:
+        self.caller = call.caller
+        self.active_calls = call.active_calls
+        self.instant = instant
+        self.colleagues = colleagues
+        self.trace = trace
+        self.dialled = dialled
+
+    # --- the call reaches a person: their whole routing, final action included --------------
+
+    def call(self, person: _Person, *, at: int, chain: tuple[str, ...]) -> _Outcome:
+        treatment = person.routing.treatment
+        instant = self.instant + timedelta(seconds=at)
+        if treatment.forward_always and self._followable(treatment.forward_always):
+            self.trace.append(("forward_always", (treatment.forward_always,)))
+            branches, end = self._forward(treatment.forward_always, at=at, chain=chain)
+            return _Outcome(branches, end, "forward_always")
+        rule, plan = self._choose(person, instant)
+        rule_name = rule.name if rule else None
+        if treatment.dnd_active(instant):
+            if rule is not None and rule.overrides_dnd:
+                self.trace.append(("dnd_override", (rule.name,)))
             else:
-                wanted[(target.type, target.value)] = (str(target.value), False)
-                continue
-            for device in candidates:
-                ok, wake = reachable(device)
-                if ok:
-                    wanted[(TargetType.DEVICE, device.id)] = (device.label, wake)
-        if not wanted:
-            trace.append(("stage_empty", (number,)))
-            continue
-        seconds = min(stage.seconds, cap - now)
-        if stage.mode is StageMode.REPLACE:
-            staying = [k for k in active if k in wanted]
-            leaving = [k for k in active if k not in wanted]
-            if staying and leaving:
-                # A phone cannot be stopped and kept ringing in the same call: cancelling the
-                # others cancels it too, and inviting it again is refused (RFC 3261 merged
-                # request). So the earlier devices ring on with it.
-                trace.append(
-                    (
-                        "replace_kept",
-                        (
-                            number,
-                            ", ".join(active[k].label for k in staying),
-                            ", ".join(active[k].label for k in leaving),
-                        ),
+                self.trace.append(("dnd", ()))
+                return _Outcome([], self._rejected(plan, person, at), "dnd", plan.name, rule_name)
+        limit = treatment.max_concurrent_calls
+        # Only the dialled person's calls are known (the engine counts them); colleagues
+        # reached further down the chain count as free.
+        busy_now = self.active_calls if len(chain) == 1 else 0
+        if limit is not None and busy_now >= limit:
+            self.trace.append(("busy", (busy_now, limit)))
+            if treatment.forward_on_busy and self._followable(treatment.forward_on_busy):
+                branches, end = self._forward(treatment.forward_on_busy, at=at, chain=chain)
+                return _Outcome(branches, end, "busy", plan.name, rule_name)
+            end = self._rejected(plan, person, at, greeting="busy")
+            return _Outcome([], end, "busy", plan.name, rule_name)
+
+        final = plan.final
+        if treatment.forward_on_no_answer:
+            final = FinalAction(FinalKind.FORWARD, treatment.forward_on_no_answer)
+        branches = self._ring(person, plan, start=at, stop=None, chain=chain)
+        if not branches:
+            self.trace.append(("nothing", ()))
+        ring_end = max((b.stop for b in branches), default=at)
+        later, end = self._final(final, person, at=ring_end, chain=chain)
+        return _Outcome(branches + later, end, "no_answer", plan.name, rule_name)
+
+    def _final(
+        self, final: FinalAction, person: _Person, *, at: int, chain: tuple[str, ...]
+    ) -> tuple[list[Branch], _End]:
+        if final.kind is FinalKind.FORWARD:
+            destination = final.destination or ""
+            if self._followable(destination):
+                return self._forward(destination, at=at, chain=chain)
+            return [], _End(_VOICEMAIL, at, person.extension or None)
+        if final.kind is FinalKind.VOICEMAIL:
+            return [], _End(_VOICEMAIL, at, person.extension or None)
+        return [], _End(final, at)
+
+    def _rejected(
+        self, plan: RingPlan, person: _Person, at: int, *, greeting: str = "unavailable"
+    ) -> _End:
+        """Busy and DND go to voicemail when the plan ends in voicemail, otherwise answer busy."""
+        if plan.final.kind is FinalKind.VOICEMAIL:
+            return _End(_VOICEMAIL, at, person.extension or None, greeting)
+        return _End(FinalAction(FinalKind.BUSY), at)
+
+    def _followable(self, destination: str) -> bool:
+        if destination.startswith("+"):
+            self.trace.append(("forward_external", (destination,)))
+            return False
+        return True
+
+    def _guard(self, extension: str, chain: tuple[str, ...]) -> str | None:
+        path = " → ".join((*chain, extension))
+        fallback = f"voicemail of {self.dialled}" if self.dialled else "voicemail"
+        if extension in chain:
+            self.trace.append(("forward_loop", (extension, path, fallback)))
+            return "loop"
+        if len(chain) > MAX_FORWARD_HOPS:
+            self.trace.append(("hop_limit", (MAX_FORWARD_HOPS, path, fallback)))
+            return "hops"
+        return None
+
+    def _forward(
+        self, extension: str, *, at: int, chain: tuple[str, ...]
+    ) -> tuple[list[Branch], _End]:
+        if self._guard(extension, chain) is not None:
+            return [], _End(_VOICEMAIL, at, self.dialled or None)
+        colleague = self.colleagues(extension)
+        if colleague is None:
+            self.trace.append(("extension_unknown", (extension,)))
+            return [], _End(_VOICEMAIL, at, chain[-1] or None)
+        self.trace.append(("forward_to", (extension, colleague.name, at)))
+        self._enter(colleague, at)
+        outcome = self.call(
+            _Person(extension, colleague.routing, colleague.live),
+            at=at,
+            chain=(*chain, extension),
+        )
+        return outcome.branches, outcome.end
+
+    # --- an extension target: that person's devices ring, clipped to the stage -------------
+
+    def _extension(
+        self, extension: str, *, start: int, stop: int, chain: tuple[str, ...]
+    ) -> list[Branch]:
+        if self._guard(extension, chain) is not None:
+            return []
+        colleague = self.colleagues(extension)
+        if colleague is None:
+            self.trace.append(("extension_unknown", (extension,)))
+            return []
+        self.trace.append(("extension", (extension, colleague.name, start, stop)))
+        self._enter(colleague, start)
+        person = _Person(extension, colleague.routing, colleague.live)
+        branches = self._ring_only(person, start=start, stop=stop, chain=(*chain, extension))
+        if not branches:
+            self.trace.append(("extension_silent", (extension, colleague.name)))
+        return branches
+
+    def _ring_only(
+        self, person: _Person, *, start: int, stop: int, chain: tuple[str, ...]
+    ) -> list[Branch]:
+        """What a person's routing rings in [start, stop): no final action (the call's own
+        plan decides what happens when nobody answers)."""
+        treatment = person.routing.treatment
+        instant = self.instant + timedelta(seconds=start)
+        if treatment.forward_always and self._followable(treatment.forward_always):
+            self.trace.append(("forward_always", (treatment.forward_always,)))
+            return self._extension(treatment.forward_always, start=start, stop=stop, chain=chain)
+        rule, plan = self._choose(person, instant)
+        if treatment.dnd_active(instant) and not (rule is not None and rule.overrides_dnd):
+            self.trace.append(("dnd", ()))
+            return []
+        return self._ring(person, plan, start=start, stop=stop, chain=chain)
+
+    # --- shared -----------------------------------------------------------------------------
+
+    def _ring(
+        self,
+        person: _Person,
+        plan: RingPlan,
+        *,
+        start: int,
+        stop: int | None,
+        chain: tuple[str, ...],
+    ) -> list[Branch]:
+        routing = person.routing
+        cap = (
+            routing.max_ring_seconds
+            if stop is None
+            else min(routing.max_ring_seconds, stop - start)
+        )
+        devices = {d.id: d for d in routing.devices}
+        branches: list[Branch] = []
+        for interval in ring_intervals(
+            plan,
+            devices=routing.devices,
+            registered=person.live.registered,
+            offset=start,
+            cap=cap,
+            trace=self.trace,
+        ):
+            if interval.type is TargetType.EXTENSION:
+                branches.extend(
+                    self._extension(
+                        str(interval.value), start=interval.start, stop=interval.stop, chain=chain
                     )
                 )
-            else:
-                for key in leaving:
-                    done.append(_closed(active.pop(key), now))
-        for key, (label, wake) in wanted.items():
-            if key not in active:
-                active[key] = Branch(key[0], key[1], label, now, -1, wake)
-        trace.append(
+                continue
+            device = devices[int(interval.value)]
+            branches.append(
+                Branch(
+                    device_id=device.id,
+                    sip_username=device.sip_username,
+                    label=device.label,
+                    start=interval.start,
+                    stop=interval.stop,
+                    wake=interval.wake,
+                    user_id=routing.user_id,
+                )
+            )
+        return branches
+
+    def _choose(self, person: _Person, instant: datetime) -> tuple[Rule | None, RingPlan]:
+        document = person.routing.document
+        chosen: Rule | None = None
+        for rule in document.rules:
+            if not rule.enabled:
+                self.trace.append(("rule_disabled", (rule.name,)))
+                continue
+            matched, why = _rule_matches(rule, person.routing, self.caller, instant)
+            self.trace.append(("rule_matched" if matched else "rule_skipped", (rule.name, why)))
+            if matched:
+                chosen = rule
+                break
+        plan = document.plans[chosen.plan if chosen else document.default_plan]
+        if chosen is None:
+            self.trace.append(("default_plan", (plan.name,)))
+        return chosen, plan
+
+    def _enter(self, colleague: Colleague, at: int) -> None:
+        local = (self.instant + timedelta(seconds=at)).astimezone(
+            ZoneInfo(colleague.routing.time_zone)
+        )
+        self.trace.append(
             (
-                "stage",
+                "person",
                 (
-                    number,
-                    stage.mode.value,
-                    seconds,
-                    now,
-                    ", ".join(b.label for b in active.values()),
+                    colleague.extension,
+                    colleague.name,
+                    at,
+                    local.strftime("%a %H:%M"),
+                    colleague.routing.time_zone,
                 ),
             )
         )
-        now += seconds
-    done.extend(_closed(branch, now) for branch in active.values())
-    done.sort(key=lambda b: (b.start, b.stop, str(b.value)))
-    return done
 
 
-def _closed(branch: Branch, stop: int) -> Branch:
-    return Branch(branch.type, branch.value, branch.label, branch.start, stop, branch.wake)
+def _rule_matches(
+    rule: Rule, routing: CompiledRouting, caller: str, instant: datetime
+) -> tuple[bool, str]:
+    why = []
+    if rule.schedule_id is not None:
+        schedule = routing.schedules.get(rule.schedule_id)
+        if schedule is None:
+            return False, " (its schedule is gone)"
+        is_open = schedule.is_open_at(instant, routing.time_zone)
+        state = "open" if is_open else "closed"
+        why.append(f"schedule '{schedule.name}' is {state}")
+        if is_open != rule.when_open:
+            return False, f" ({why[0]})"
+    if rule.has_caller_condition:
+        if not rule.matches_caller(caller):
+            return False, f" (caller {caller or 'anonymous'} not listed)"
+        why.append(f"caller {caller or 'anonymous'} listed")
+    return True, f" ({', '.join(why)})" if why else ""

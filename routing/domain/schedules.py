@@ -28,7 +28,7 @@ class Window:
 
 
 @dataclass(frozen=True, slots=True)
-class Schedule:
+class WeeklySchedule:
     id: int
     name: str
     time_zone: str | None  # None: the user's time zone
@@ -94,7 +94,7 @@ def parse_schedule(
     time_zone: str | None,
     weekly: Sequence[Any],
     exceptions: Sequence[Any],
-) -> Schedule:
+) -> WeeklySchedule:
     """Parse the stored JSON shape:
 
     weekly:     [{"days": ["mon", ...], "start": "09:00", "end": "17:00"}, ...]
@@ -129,6 +129,6 @@ def parse_schedule(
         dated[day] = _no_overlap(
             (_window(w, f"{path}.windows.{i}") for i, w in enumerate(windows)), f"{path}.windows"
         )
-    return Schedule(
+    return WeeklySchedule(
         id=schedule_id, name=name, time_zone=time_zone, weekly=weekly_windows, exceptions=dated
     )

@@ -66,6 +66,7 @@ def push_wake_latencies(calls: int = 40, warmup: int = 1) -> dict[str, list[floa
 
     from devices import services
     from devices.models import Device, Registration
+    from devices.push import bindings
     from pbx.engine.client import KamailioJsonRpc
     from routing.services import routing_document_set
     from tests import sip_calls
@@ -79,7 +80,7 @@ def push_wake_latencies(calls: int = 40, warmup: int = 1) -> dict[str, list[floa
         user=UserFactory(tenant=tenant), kind=Device.Kind.SOFTPHONE, label="Calls"
     )
     mobile = services.device_create(user=callee, kind=Device.Kind.MOBILE_APP, label="Sleeps")
-    services.push_binding_register(
+    bindings.push_binding_register(
         device=mobile.device, provider="apns", token="ab" * 32, app_id="com.example.phone"
     )
     routing_document_set(

@@ -9,6 +9,7 @@ from celery.contrib.testing.worker import start_worker
 
 from devices import services
 from devices.models import Device, PushBinding, PushDelivery
+from devices.push import bindings
 from pbx.celery import app as celery_app
 from pbx.engine.client import KamailioJsonRpc
 from pbx.engine.process import EngineProcess
@@ -32,7 +33,7 @@ def push_worker():
 def sleeping_mobile(office: Office) -> tuple[Device, str]:
     """An iPhone app with a push token and no live registration."""
     issued = services.device_create(user=office.callee, kind=Device.Kind.MOBILE_APP, label="mobile")
-    services.push_binding_register(
+    bindings.push_binding_register(
         device=issued.device, provider="apns", token=APNS_TOKEN, app_id="com.example.phone"
     )
     return issued.device, issued.secret

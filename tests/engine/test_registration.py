@@ -257,7 +257,7 @@ def test_registration_sync_repairs_what_django_missed(
     periodic sync makes Django's view match the engine's own table again."""
     from django.utils import timezone
 
-    from pbx.engine.tasks import sync_registrations
+    from devices.tasks import sync_registrations
 
     settings.PBX_ENGINE_RPC_URL = engine.rpc_url
     online = new_device()
@@ -301,8 +301,8 @@ def test_registration_sync_repairs_what_django_missed(
 
 
 def test_registration_sync_retries_while_the_engine_is_down(settings) -> None:
+    from devices.tasks import sync_registrations
     from pbx.engine.client import EngineUnavailable
-    from pbx.engine.tasks import sync_registrations
 
     settings.PBX_ENGINE_RPC_URL = f"http://127.0.0.1:{free_port()}/RPC"
     with pytest.raises(EngineUnavailable):

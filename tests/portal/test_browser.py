@@ -8,11 +8,13 @@ from django.utils import timezone
 
 from devices import services as device_services
 from devices.models import Device, PushBinding, Registration
+from devices.push import bindings
 from pbx.tokens.models import ApiSession
 from pbx.tokens.services import api_session_open
 from routing.models import RoutingProfile
 from tests.factories import ExtensionFactory, TenantFactory, UserFactory
 from tests.portal.conftest import Browser, log_in
+from voicemail import selectors as voicemail_selectors
 from voicemail import services as voicemail_services
 from voicemail.domain import audio
 
@@ -119,7 +121,7 @@ def test_a_device_going_online_flips_its_badge_without_a_reload(
 
 def test_play_a_voicemail_and_mark_it_heard(site: str, browser: Browser) -> None:
     user, _, _ = person()
-    mailbox = voicemail_services.mailbox_for_extension(extension=user.extensions.get())
+    mailbox = voicemail_selectors.mailbox_for_extension(extension=user.extensions.get())
     pcm = audio.tone(1000, 1.5)
     message = voicemail_services.voicemail_deposit(
         mailbox=mailbox,
@@ -151,7 +153,7 @@ def test_offboard_a_user_in_the_admin_revokes_every_credential(site: str, browse
     staff.set_password(PASSWORD)
     staff.save()
     user, _, mobile = person()
-    device_services.push_binding_register(
+    bindings.push_binding_register(
         device=mobile, provider="fcm", token="fcm-token-" + "b" * 30, app_id="com.example.phone"
     )
     api_session_open(user=user, client_name="iPhone app")

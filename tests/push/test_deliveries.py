@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from devices import services
 from devices.domain.push import PushFailure, PushKind
 from devices.models import Device, PushBinding, PushDelivery
+from devices.push import bindings
 from devices.push.deliveries import RetryLater, delivery_open, delivery_send
 from devices.push.messages import PushMessage
 from routing.decisions import route_simulate
@@ -28,7 +28,7 @@ def woken_phone(tenant, provider: str = "fcm", token: str = FCM_TOKEN) -> Device
     user = UserFactory(tenant=tenant)
     ExtensionFactory(owner=user, number="301")
     device = make_device(user, kind=Device.Kind.MOBILE_APP, label="Phone")
-    services.push_binding_register(
+    bindings.push_binding_register(
         device=device, provider=provider, token=token, app_id="com.example.phone"
     )
     return device

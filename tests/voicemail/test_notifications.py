@@ -1,20 +1,23 @@
 """After a deposit: a push to the owner's mobile app, an e-mail with the audio (local SMTP
-server), the transcription hook; and retention."""
+server), the transcription hook; and retention. (Their tasks' retries: test_tasks.py.)"""
 
 from datetime import timedelta
 
 import pytest
+from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from devices import services as device_services
 from devices.models import Device
+from devices.push import bindings
 from tests.factories import ExtensionFactory, make_device
 from tests.fakes.apns import FakeApns
 from tests.fakes.smtp import FakeSmtp
-from voicemail import services
+from voicemail import selectors, services
 from voicemail.domain import audio
 from voicemail.models import Message
-from voicemail.notifications import message_notify
+from voicemail.notifications import EmailPending, message_email, message_push
+from voicemail.retention import messages_purge_expired
+from voicemail.transcription import message_transcribe
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +32,7 @@ def smtp(settings):
 
 
 def left_message(member, **mailbox_fields) -> Message:
-    mailbox = services.mailbox_for_extension(extension=ExtensionFactory(owner=member, number="701"))
+    mailbox = selectors.mailbox_for_extension(extension=ExtensionFactory(owner=member, number="701"))
     for name, value in mailbox_fields.items():
         setattr(mailbox, name, value)
     mailbox.save()
@@ -48,14 +51,16 @@ def test_new_voicemail_pushes_an_alert_and_mails_the_audio(
     member, fake_apns: FakeApns, smtp: FakeSmtp
 ) -> None:
     phone = make_device(member, kind=Device.Kind.MOBILE_APP, label="iPhone")
-    device_services.push_binding_register(
+    bindings.push_binding_register(
         device=phone, provider="apns", token="a1" * 32, app_id="com.example.phone"
     )
     message = left_message(member, email_notifications=True)
 
-    outcome = message_notify(message_id=message.pk)
+    pushed = message_push(message_id=message.pk, may_retry=False)
+    mailed = message_email(message_id=message.pk)
+    mailed_again = message_email(message_id=message.pk)  # a redelivered task
 
-    assert outcome == "pushed 1, mailed True"
+    assert (pushed, mailed, mailed_again) == (1, True, False)
     [push] = fake_apns.requests
     assert push.headers["apns-push-type"] == "alert"  # not a VoIP push: nothing to ring
     assert push.headers["apns-topic"] == "com.example.phone"
@@ -69,24 +74,27 @@ def test_new_voicemail_pushes_an_alert_and_mails_the_audio(
     assert attachment.get_content_type() == "audio/wav"
     pcm, _ = audio.read_wav(attachment.get_payload(decode=True))
     assert audio.tone_power(pcm, 1000) > 0.9
+    assert Message.objects.get(pk=message.pk).emailed_at is not None
 
 
-def test_smtp_down_loses_nothing(member, settings) -> None:
+def test_smtp_down_loses_nothing_and_asks_for_a_retry(member, settings) -> None:
     from pbx.engine.process import free_port
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()
     message = left_message(member, email_notifications=True)
 
-    assert message_notify(message_id=message.pk) == "pushed 0, mailed False"
-    assert Message.objects.filter(pk=message.pk).exists()
+    with pytest.raises(EmailPending):
+        message_email(message_id=message.pk)
+
+    assert Message.objects.get(pk=message.pk).emailed_at is None
 
 
 def test_the_transcription_hook_gets_the_recording(member, settings) -> None:
     settings.PBX_VOICEMAIL_TRANSCRIBER = "tests.voicemail.transcribers.tone_namer"
     message = left_message(member)
 
-    text = services.message_transcribe(message_id=message.pk)
+    text = message_transcribe(message_id=message.pk)
 
     assert text == "a 1000 Hz tone of 1200 ms"
     assert Message.objects.get(pk=message.pk).transcript == text
@@ -96,7 +104,9 @@ def test_messages_past_retention_are_purged(member, django_capture_on_commit_cal
     message = left_message(member, retention_days=30)
     Message.objects.filter(pk=message.pk).update(created_at=timezone.now() - timedelta(days=31))
 
-    with django_capture_on_commit_callbacks(execute=False):
-        assert services.messages_purge_expired(now=timezone.now()) == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        purged = messages_purge_expired(now=timezone.now())
 
+    assert (purged.messages, purged.mailbox_ids) == (1, (message.mailbox_id,))
     assert not Message.objects.filter(pk=message.pk).exists()
+    assert not default_storage.exists(message.audio.name)  # the audio went with it

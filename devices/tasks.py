@@ -1,4 +1,5 @@
-"""Celery tasks that carry commands to the engine. Thin: load, call the client, retry.
+"""Celery tasks that carry device commands to the engine (queue `engine`). Thin: load, call the
+client, retry.
 
 Every task is idempotent (dropping registrations twice drops nothing the second time) and
 retried with exponential backoff, without limit, while the engine is unreachable: a command is
@@ -9,8 +10,9 @@ from celery import shared_task
 from django.utils import timezone
 
 from devices.models import Device
-from devices.registrations import RegistrationEvent, registrations_reconcile
+from devices.registrations import registrations_reconcile
 from pbx.engine.client import ENGINE_RETRY, engine_client
+from pbx.engine.contract import EventType, RegistrationEvent
 
 
 @shared_task(
@@ -39,7 +41,7 @@ def sync_registrations() -> dict[str, int]:
     observed_at = timezone.now()
     live = [
         RegistrationEvent(
-            type="registered",
+            type=EventType.REGISTERED,
             username=contact.username,
             domain=contact.domain,
             contact=contact.contact,

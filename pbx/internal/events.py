@@ -1,0 +1,62 @@
+"""What the engine reports, handed to the app that owns each event type (one handler each)."""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+
+from devices.registrations import REGISTRATION_HANDLERS, DeviceSeen
+from pbx.engine.contract import CallEvent, ContractError, RegistrationEvent, parse_event
+from routing.calls import call_event_apply
+from voicemail.lamps import lamp_refresh_on_commit
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    accepted: int
+    rejected: int
+    known_devices: int
+    known_calls: int
+
+
+def _registration(event: RegistrationEvent, now: datetime) -> bool:
+    seen: DeviceSeen | None = REGISTRATION_HANDLERS[event.type](event=event, now=now)
+    if seen is not None and seen.appeared:
+        lamp_refresh_on_commit(device_id=seen.device_id, user_id=seen.user_id)
+    return seen is not None
+
+
+def _call(event: CallEvent, now: datetime) -> bool:
+    return call_event_apply(event=event, now=now)
+
+
+HANDLERS: dict[type, Callable[[Any, datetime], bool]] = {
+    RegistrationEvent: _registration,
+    CallEvent: _call,
+}
+
+
+@transaction.atomic
+def event_batch_apply(*, raw_events: list[Any], now: datetime) -> BatchOutcome:
+    """Apply a batch in order. One malformed event is skipped and counted; it never loses the
+    batch. Returns what was taken."""
+    accepted = rejected = known_devices = known_calls = 0
+    for raw in raw_events:
+        try:
+            event = parse_event(raw)
+        except ContractError as exc:
+            rejected += 1
+            logger.warning("engine sent an invalid event: %s", exc)
+            continue
+        accepted += 1
+        known = HANDLERS[type(event)](event, now)
+        if isinstance(event, CallEvent):
+            known_calls += known
+        else:
+            known_devices += known
+    return BatchOutcome(accepted, rejected, known_devices, known_calls)
