@@ -4,12 +4,17 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo -n)
 
 .PHONY: install services run test lint format bench clean
 
 install: $(STAMP)
 
+# A fresh Debian's python3 has no venv module (python3.11 only suggests python3-venv).
 $(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -c 'import ensurepip' 2>/dev/null || \
+	  { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq python3-venv python3.11-venv >/dev/null; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

@@ -5,17 +5,23 @@ Every setting that differs between a laptop, CI and production comes from the en
 PostgreSQL and Redis.
 """
 
+import os
 from pathlib import Path
 
 import django_stubs_ext
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from pbx.local_env import load_local_env
+
 django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
+# What this machine's setup wrote to var/local.env (the database URL, see
+# deploy/scripts/ensure-database.sh) fills in the environment before any default below applies.
+load_local_env(os.environ)
 
 PBX_ENVIRONMENT = env.str("PBX_ENVIRONMENT", default="development")
 if PBX_ENVIRONMENT not in {"development", "test", "production"}:
@@ -90,6 +96,8 @@ TEMPLATES = [
 ]
 
 # --- Storage: PostgreSQL is the system of record; `make run` may fall back to SQLite.
+# The default suits a cluster that trusts 127.0.0.1; on Debian's default one (scram-sha-256),
+# `make` writes the project role's URL to var/local.env (read above).
 DATABASES = {
     "default": env.db_url("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/pbx"),
 }

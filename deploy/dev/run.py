@@ -1,8 +1,10 @@
 """`make run`: bring the product up on this machine with sensible local defaults.
 
-Uses the local PostgreSQL and Redis when they answer; otherwise falls back to SQLite with tasks
-run in-process, and says so. Then migrates, seeds the demo organisation, and runs the ASGI
-server, a Celery worker (with beat), the SIP engine and the voicemail agent until Ctrl-C.
+Uses the local PostgreSQL (the project's role, from the var/local.env that
+deploy/scripts/ensure-database.sh writes) and Redis when they answer; otherwise falls back to
+SQLite with tasks run in-process, and says so. Then migrates, seeds the demo organisation, and
+runs the ASGI server, a Celery worker (with beat), the SIP engine and the voicemail agent until
+Ctrl-C.
 """
 
 import os
@@ -14,6 +16,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+from pbx.local_env import load_local_env
 
 if TYPE_CHECKING:
     from pbx.engine.process import EngineProcess
@@ -57,6 +61,7 @@ def postgres_ready(url: str) -> bool:
 
 def choose_environment() -> dict[str, str]:
     env = dict(os.environ)
+    load_local_env(env)  # var/local.env: the database URL deploy/scripts/ensure-database.sh set up
     env.setdefault("PBX_ENVIRONMENT", "development")
     env.setdefault("DJANGO_SETTINGS_MODULE", "pbx.settings")
     database_url = env.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/pbx")

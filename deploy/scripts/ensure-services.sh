@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Make sure the services the tests and `make run` use are up: PostgreSQL and Redis.
+# Make sure the services the tests and `make run` use are up: PostgreSQL (with the project's
+# role and database, deploy/scripts/ensure-database.sh) and Redis.
 # Installs them from Debian's packages when missing (needs root), starts them when down.
 # With --optional it never fails: `make run` falls back to SQLite when they are unavailable.
 set -uo pipefail
@@ -44,11 +45,16 @@ start_redis() {
   return 1
 }
 
-# Let the local connection work without a password, as on Debian's default cluster (trust for
-# 127.0.0.1). Creating the database is left to Django's test runner / `make run`.
+# Once PostgreSQL is up, the project's own role and database (and their URL in var/local.env):
+# Debian's default cluster refuses a passwordless `postgres` over TCP.
 status=0
 if ! ensure_packages; then say "could not install packages"; status=1; fi
-if start_postgres; then say "PostgreSQL is up"; else say "PostgreSQL is NOT available"; status=1; fi
+if start_postgres; then
+  say "PostgreSQL is up"
+  bash "$(dirname "$0")/ensure-database.sh" || { say "could not set up the database"; status=1; }
+else
+  say "PostgreSQL is NOT available"; status=1
+fi
 if start_redis; then say "Redis is up"; else say "Redis is NOT available"; status=1; fi
 if ((optional)); then exit 0; fi
 exit $status

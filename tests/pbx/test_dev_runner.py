@@ -4,7 +4,11 @@ import importlib.util
 from pathlib import Path
 from types import ModuleType
 
+import psycopg
 import pytest
+from django.conf import settings
+
+from pbx.engine.process import postgres_url
 
 RUN_PY = Path(__file__).resolve().parents[2] / "deploy" / "dev" / "run.py"
 
@@ -19,18 +23,37 @@ def runner() -> ModuleType:
     return module
 
 
+def server_url(database: str) -> str:
+    """The test run's PostgreSQL server and role (on Debian's cluster, not `postgres`)."""
+    return postgres_url({**settings.DATABASES["default"], "NAME": database})
+
+
 def test_uses_postgres_and_redis_when_they_answer(runner: ModuleType, monkeypatch, capsys) -> None:
-    monkeypatch.setenv("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/pbx_devrun_probe")
+    monkeypatch.setenv("DATABASE_URL", server_url("pbx_devrun_probe"))
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/13")
 
     env = runner.choose_environment()
 
-    assert env["DATABASE_URL"] == "postgres://postgres@127.0.0.1:5432/pbx_devrun_probe"
+    assert env["DATABASE_URL"] == server_url("pbx_devrun_probe")
     assert env["REDIS_URL"] == "redis://127.0.0.1:6379/13"
     assert "FALLING BACK" not in capsys.readouterr().out
-    import psycopg
+    with psycopg.connect(server_url("postgres"), autocommit=True) as conn:
+        conn.execute('DROP DATABASE IF EXISTS "pbx_devrun_probe"')
 
-    with psycopg.connect("postgres://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+
+def test_reads_the_database_url_from_the_local_env_file(
+    runner: ModuleType, monkeypatch, tmp_path: Path
+) -> None:
+    env_file = tmp_path / "local.env"
+    env_file.write_text(f"DATABASE_URL={server_url('pbx_devrun_probe')}\n")
+    monkeypatch.setenv("DATABASE_URL", "")
+    monkeypatch.setenv("PBX_LOCAL_ENV_FILE", str(env_file))
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/13")
+
+    env = runner.choose_environment()
+
+    assert env["DATABASE_URL"] == server_url("pbx_devrun_probe")
+    with psycopg.connect(server_url("postgres"), autocommit=True) as conn:
         conn.execute('DROP DATABASE IF EXISTS "pbx_devrun_probe"')
 
 
