@@ -55,7 +55,7 @@ def _message(request: Request, user: str, message: str) -> Message:
 
 
 def _mailbox_json(mailbox) -> dict:  # type: ignore[no-untyped-def]
-    new, old = services.mailbox_counts(mailbox)
+    new, old = selectors.mailbox_counts(mailbox)
     return MailboxOutput(
         {
             "extension": mailbox.extension.number,

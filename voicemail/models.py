@@ -49,6 +49,9 @@ class Message(models.Model):
     folder = models.CharField(max_length=8, choices=Folder.choices, default=Folder.NEW)
     heard_at = models.DateTimeField(null=True, blank=True)
     transcript = models.TextField(blank=True)
+    emailed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the owner was e-mailed about it: only once."
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

@@ -1,5 +1,6 @@
-"""Writes of voicemail: PINs (policy, lockout, audited resets), deposits (idempotent by call),
-message state, greetings. Side effects (MWI, pushes, live events) go out after commit."""
+"""Writes of voicemail: PINs (policy, lockout, audited resets), deposits (idempotent by call,
+within the mailbox's limit), message state, greetings. Side effects (MWI, pushes, e-mails,
+live events) go out after commit."""
 
 import secrets
 from dataclasses import dataclass
@@ -8,16 +9,16 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
-from pbx.directory.models import Extension, User
+from pbx.directory.models import User
 from pbx.errors import Conflict, DomainError
 from pbx.events.publish import send_event_on_commit
 from voicemail.domain.audio import AudioInvalid, normalise_upload
 from voicemail.domain.pins import PinPolicy, WeakPin, lockout_seconds, pin_check
 from voicemail.models import Mailbox, Message, PinAudit, VoicemailPolicy
+from voicemail.tasks import email_new_message, push_new_message, send_mwi, transcribe
 
 GREETING_KINDS = ("unavailable", "busy", "name")
 GREETING_MAX_BYTES = 5_000_000
@@ -35,13 +36,6 @@ def pin_policy(tenant_id: int) -> PinPolicy:
         max_attempts=stored.pin_max_attempts,
         lockout_seconds=stored.pin_lockout_seconds,
     )
-
-
-def mailbox_for_extension(*, extension: Extension) -> Mailbox:
-    mailbox, _ = Mailbox.objects.get_or_create(
-        extension=extension, defaults={"tenant_id": extension.tenant_id}
-    )
-    return mailbox
 
 
 def _personal_numbers(mailbox: Mailbox) -> list[str]:
@@ -138,49 +132,65 @@ def voicemail_deposit(
     caller_name: str,
 ) -> Deposit:
     """The one way a message enters a mailbox. The call's id is the deposit key: delivering
-    the same deposit again (an agent or worker retry) returns the message already there."""
-    existing = Message.objects.filter(mailbox=mailbox, call_id=call_id).first()
-    if existing is not None:
-        return Deposit(existing, created=False)
-    if mailbox.messages.count() >= mailbox.max_messages:
-        raise Conflict("The mailbox is full.", code="mailbox_full")
-    message = Message(
-        tenant_id=mailbox.tenant_id,
-        mailbox=mailbox,
-        call_id=call_id,
-        caller=caller[:64],
-        caller_name=caller_name[:128],
-        duration_ms=duration_ms,
-    )
-    message.audio.save(f"{secrets.token_hex(16)}.wav", ContentFile(wav), save=False)
+    the same deposit again (an agent or worker retry) returns the message already there, even
+    when the mailbox has filled up since.
+
+    One transaction of its own (durable: when it returns, the message is committed). The
+    mailbox row is locked while its messages are counted and the new one written, so two
+    deposits at once cannot both take the last free slot (the agent's session check is only
+    an early answer for the caller). The audio is stored inside that transaction and deleted
+    if the transaction does not commit: a refused or failed write leaves no file behind."""
+    written = ""
     try:
-        with transaction.atomic():
+        with transaction.atomic(durable=True):
+            locked = (
+                Mailbox.objects.select_for_update(of=("self",))
+                .select_related("extension")
+                .filter(pk=mailbox.pk)
+                .first()
+            )
+            if locked is None:
+                raise Conflict("The mailbox no longer exists.", code="unknown_mailbox")
+            existing = Message.objects.filter(mailbox=locked, call_id=call_id).first()
+            if existing is not None:
+                return Deposit(existing, created=False)
+            if Message.objects.filter(mailbox=locked).count() >= locked.max_messages:
+                raise Conflict("The mailbox is full.", code="mailbox_full")
+            message = Message(
+                tenant_id=locked.tenant_id,
+                mailbox=locked,
+                call_id=call_id,
+                caller=caller[:64],
+                caller_name=caller_name[:128],
+                duration_ms=duration_ms,
+            )
+            message.audio.save(f"{secrets.token_hex(16)}.wav", ContentFile(wav), save=False)
+            written = message.audio.name
             message.save()
-    except IntegrityError:
-        # The same deposit, concurrently: the other one won. Keep its message, drop our file.
-        message.audio.delete(save=False)
-        return Deposit(Message.objects.get(mailbox=mailbox, call_id=call_id), created=False)
-    _counts_changed(mailbox, new_message=message)
+            _counts_changed(locked, new_message=message)
+    except BaseException:
+        if written:
+            message.audio.storage.delete(written)
+        raise
     return Deposit(message, created=True)
 
 
 def _counts_changed(mailbox: Mailbox, *, new_message: Message | None = None) -> None:
-    from voicemail.tasks import notify_new_message, send_mwi
-
     user_id = mailbox.extension.owner_id
     transaction.on_commit(lambda: send_mwi.delay(mailbox_id=mailbox.pk))
-    if new_message is not None:
-        send_event_on_commit(
-            user_ids=[user_id],
-            type="voicemail.new",
-            data={"message_id": new_message.pk, "caller": new_message.caller},
-        )
-        message_id = new_message.pk
-        transaction.on_commit(lambda: notify_new_message.delay(message_id=message_id))
-        if settings.PBX_VOICEMAIL_TRANSCRIBER:
-            from voicemail.tasks import transcribe
-
-            transaction.on_commit(lambda: transcribe.delay(message_id=message_id))
+    if new_message is None:
+        return
+    send_event_on_commit(
+        user_ids=[user_id],
+        type="voicemail.new",
+        data={"message_id": new_message.pk, "caller": new_message.caller},
+    )
+    message_id = new_message.pk
+    transaction.on_commit(lambda: push_new_message.delay(message_id=message_id))
+    if mailbox.email_notifications:
+        transaction.on_commit(lambda: email_new_message.delay(message_id=message_id))
+    if settings.PBX_VOICEMAIL_TRANSCRIBER:
+        transaction.on_commit(lambda: transcribe.delay(message_id=message_id))
 
 
 @transaction.atomic
@@ -233,37 +243,3 @@ def greeting_delete(*, mailbox: Mailbox, kind: str) -> None:
         setattr(mailbox, f"greeting_{kind}", "")
         mailbox.save(update_fields=[f"greeting_{kind}"])
         transaction.on_commit(lambda: storage.delete(name))
-
-
-def mailbox_counts(mailbox: Mailbox) -> tuple[int, int]:
-    """(new, old): unheard messages in New; everything else."""
-    messages = Message.objects.filter(mailbox=mailbox)
-    new = messages.filter(folder=Message.Folder.NEW, heard_at__isnull=True).count()
-    return new, messages.count() - new
-
-
-def message_transcribe(*, message_id: int) -> str:
-    """Run the configured transcriber (`PBX_VOICEMAIL_TRANSCRIBER`: a dotted path to a
-    callable taking WAV bytes and returning text) on a message. Runs in a worker after the
-    deposit committed: a slow or failing transcriber never delays or loses a message."""
-    message = Message.objects.filter(pk=message_id).first()
-    if message is None or not settings.PBX_VOICEMAIL_TRANSCRIBER:
-        return ""
-    transcriber = import_string(settings.PBX_VOICEMAIL_TRANSCRIBER)
-    with message.audio.open("rb") as audio:
-        text = str(transcriber(audio.read()))[:10000]
-    Message.objects.filter(pk=message_id).update(transcript=text)
-    return text
-
-
-def messages_purge_expired(*, now: datetime) -> int:
-    """Delete messages older than their mailbox's retention (audio included)."""
-    purged = 0
-    for mailbox in Mailbox.objects.all().only("pk", "retention_days"):
-        expired = Message.objects.filter(
-            mailbox=mailbox, created_at__lt=now - timedelta(days=mailbox.retention_days)
-        )
-        for message in expired:
-            message_delete(message=message)
-            purged += 1
-    return purged

@@ -1,16 +1,23 @@
-"""Voicemail side effects, thin: MWI through the engine, notifications of new messages."""
+"""Voicemail side effects, thin: MWI through the engine, a new message's push (queue `push`)
+and e-mail (queue `default`: a slow SMTP server never holds up call wake-ups), transcription,
+retention. Each task owns its retry policy and is idempotent: it records what it did, so a
+retry or a redelivered task does only what is still missing."""
 
 import secrets
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.utils import timezone
 
 from devices.models import Registration
 from pbx.engine.client import ENGINE_RETRY, engine_client
 from voicemail.domain.mwi import message_summary
 from voicemail.models import Mailbox
-from voicemail.notifications import message_notify
-from voicemail.services import mailbox_counts, message_transcribe, messages_purge_expired
+from voicemail.notifications import EmailPending, PushPending, message_email, message_push
+from voicemail.retention import messages_purge_expired
+from voicemail.selectors import mailbox_counts
+from voicemail.transcription import TranscriptionFailed, message_transcribe
+
+RETRY_MAX_SECONDS = 600.0
 
 
 @shared_task(
@@ -53,16 +60,56 @@ def send_mwi(*, mailbox_id: int, device_id: int | None = None) -> int:
     return sent
 
 
-@shared_task(name="push.voicemail", max_retries=5, retry_backoff=2, acks_late=True)
-def notify_new_message(*, message_id: int) -> str:
-    return message_notify(message_id=message_id)
+def _retry_in(task: Task, hint: float | None = None) -> float:
+    """Seconds before the next attempt: the provider's hint, else the task's
+    `default_retry_delay` doubled at each attempt; never more than RETRY_MAX_SECONDS."""
+    if hint is None:
+        hint = task.default_retry_delay * 2**task.request.retries
+    return min(hint, RETRY_MAX_SECONDS)
 
 
-@shared_task(name="voicemail.transcribe", max_retries=3, retry_backoff=5, acks_late=True)
-def transcribe(*, message_id: int) -> str:
-    return message_transcribe(message_id=message_id)
+@shared_task(name="push.voicemail", bind=True, max_retries=5, default_retry_delay=2, acks_late=True)
+def push_new_message(self: Task, *, message_id: int) -> int:
+    """Alert the owner's mobile apps. A provider's transient failure (429, 5xx, unreachable)
+    is retried; the last attempt records a push that still fails as failed."""
+    try:
+        return message_push(
+            message_id=message_id, may_retry=self.request.retries < self.max_retries
+        )
+    except PushPending as pending:
+        raise self.retry(exc=pending, countdown=_retry_in(self, pending.after)) from pending
+    except OSError as exc:
+        raise self.retry(exc=exc, countdown=_retry_in(self)) from exc
+
+
+@shared_task(
+    name="voicemail.email", bind=True, max_retries=5, default_retry_delay=30, acks_late=True
+)
+def email_new_message(self: Task, *, message_id: int) -> bool:
+    """E-mail the owner the message (when they asked for it). SMTP down or answering 4xx:
+    retried for about a quarter of an hour; a 5xx refusal is final."""
+    try:
+        return message_email(message_id=message_id)
+    except (EmailPending, OSError) as exc:
+        raise self.retry(exc=exc, countdown=_retry_in(self)) from exc
+
+
+@shared_task(
+    name="voicemail.transcribe", bind=True, max_retries=3, default_retry_delay=5, acks_late=True
+)
+def transcribe(self: Task, *, message_id: int) -> str:
+    """Run the transcription hook; a transcriber that raises, or audio that cannot be read,
+    is tried again."""
+    try:
+        return message_transcribe(message_id=message_id)
+    except (TranscriptionFailed, OSError) as exc:
+        raise self.retry(exc=exc, countdown=_retry_in(self)) from exc
 
 
 @shared_task(name="voicemail.purge_expired")
 def purge_expired() -> int:
-    return messages_purge_expired(now=timezone.now())
+    """Hourly: drop expired messages, then tell the affected mailboxes' devices (MWI)."""
+    purged = messages_purge_expired(now=timezone.now())
+    for mailbox_id in purged.mailbox_ids:
+        send_mwi.delay(mailbox_id=mailbox_id)
+    return purged.messages

@@ -23,7 +23,7 @@ from pbx.errors import DomainError
 from routing.models import Call, RoutingProfile
 from routing.profiles import effective_document
 from voicemail import selectors as voicemail_selectors
-from voicemail.services import mailbox_counts
+from voicemail.selectors import mailbox_counts
 
 
 def portal_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

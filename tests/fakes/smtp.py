@@ -1,5 +1,7 @@
 """A local SMTP server (RFC 5321: EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT) that keeps
-every message it accepts, parsed with the stdlib e-mail parser."""
+every message it accepts, parsed with the stdlib e-mail parser. It can turn connections away
+with a chosen greeting (`421 ...`: try later; `554 ...`: never), as a real server does when
+it is overloaded or refuses the client."""
 
 import email
 import socketserver
@@ -12,6 +14,11 @@ from email.message import Message
 class FakeSmtp:
     messages: list[Message] = field(default_factory=list)
     envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
+    # greetings for the next connections instead of "220", in turn (the last one repeats
+    # when `refuse_forever`); each such connection is closed at once
+    refusals: list[str] = field(default_factory=list)
+    refuse_forever: bool = False
+    connections: int = 0  # every connection, accepted or turned away
 
     def __post_init__(self) -> None:
         fake = self
@@ -21,6 +28,14 @@ class FakeSmtp:
                 self.wfile.write((line + "\r\n").encode())
 
             def handle(self) -> None:
+                with fake._lock:
+                    fake.connections += 1
+                    refusal = fake.refusals[0] if fake.refusals else None
+                    if fake.refusals and not (fake.refuse_forever and len(fake.refusals) == 1):
+                        fake.refusals.pop(0)
+                if refusal is not None:
+                    self.reply(refusal)
+                    return
                 self.reply("220 fake-smtp ESMTP")
                 sender, recipients = "", []
                 while True:
@@ -53,6 +68,7 @@ class FakeSmtp:
                     else:
                         self.reply("502 Command not implemented")
 
+        self._lock = threading.Lock()
         self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]

@@ -166,7 +166,7 @@ def test_hash_ends_the_message_and_a_spooled_deposit_arrives_once_django_is_back
 def test_a_full_mailbox_says_it_cannot_take_messages_and_hangs_up(
     agent, live_server, tenant
 ) -> None:
-    from voicemail.services import mailbox_for_extension
+    from voicemail.selectors import mailbox_for_extension
 
     extension = ExtensionFactory(owner=UserFactory(tenant=tenant), number="602")
     mailbox = mailbox_for_extension(extension=extension)

@@ -32,7 +32,9 @@ def smtp(settings):
 
 
 def left_message(member, **mailbox_fields) -> Message:
-    mailbox = selectors.mailbox_for_extension(extension=ExtensionFactory(owner=member, number="701"))
+    mailbox = selectors.mailbox_for_extension(
+        extension=ExtensionFactory(owner=member, number="701")
+    )
     for name, value in mailbox_fields.items():
         setattr(mailbox, name, value)
     mailbox.save()

@@ -8,7 +8,7 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from tests.factories import ExtensionFactory, UserFactory
-from voicemail import services
+from voicemail import selectors, services
 from voicemail.domain import audio
 from voicemail.models import Mailbox, Message, PinAudit
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def mailbox(member) -> Mailbox:
     extension = ExtensionFactory(owner=member, number="401")
-    return services.mailbox_for_extension(extension=extension)
+    return selectors.mailbox_for_extension(extension=extension)
 
 
 def deposit(mailbox: Mailbox, call_id: str = "c1", seconds: float = 1.0) -> Message:
@@ -86,7 +86,7 @@ def test_another_persons_or_tenants_voicemail_is_not_found(
     member_api, mailbox, other_tenant
 ) -> None:
     stranger = UserFactory(tenant=other_tenant)
-    theirs = services.mailbox_for_extension(
+    theirs = selectors.mailbox_for_extension(
         extension=ExtensionFactory(owner=stranger, number="501")
     )
     message = deposit(theirs)

@@ -20,6 +20,7 @@ from tests import sip_calls as sip
 from tests.engine.test_calls import wait_for
 from tests.factories import ExtensionFactory, TenantFactory, UserFactory
 from tests.voicemail.conftest import Agent
+from voicemail import selectors as voicemail_selectors
 from voicemail import services as voicemail_services
 from voicemail.domain import audio, g711
 from voicemail.models import Message
@@ -101,7 +102,7 @@ def test_unanswered_call_leaves_a_message_with_the_callers_audio_and_lights_the_
             "default_plan": "p",
         },
     )
-    mailbox = voicemail_services.mailbox_for_extension(extension=office.extension)
+    mailbox = voicemail_selectors.mailbox_for_extension(extension=office.extension)
     voicemail_services.greeting_set(mailbox=mailbox, kind="unavailable", data=short_greeting())
     tone_file = sip_dir / "tone-1khz.ulaw"
     tone_file.write_bytes(g711.encode(audio.tone(1000, 3.0), g711.PCMU))
@@ -166,7 +167,7 @@ def test_a_phone_that_registers_gets_the_lamp_right_away(
 ) -> None:
     settings.PBX_ENGINE_RPC_URL = vm_engine.rpc_url
     office = Office(vm_engine, sip_dir)
-    mailbox = voicemail_services.mailbox_for_extension(extension=office.extension)
+    mailbox = voicemail_selectors.mailbox_for_extension(extension=office.extension)
     for call_id in ("a", "b"):
         pcm = audio.tone(1000, 1.0)
         voicemail_services.voicemail_deposit(

@@ -12,6 +12,8 @@ from urllib.parse import quote
 
 import httpx
 
+from voicemail.domain.audio import read_wav
+
 logger = logging.getLogger(__name__)
 
 
@@ -71,8 +73,6 @@ class Backend:
             return None
         if response.status_code != 200:
             return None
-        from voicemail.domain.audio import read_wav
-
         return read_wav(response.content)[0]
 
     async def deposit(
