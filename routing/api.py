@@ -1,23 +1,29 @@
 """REST endpoints of routing: a person's routing (document, DND, forwarding), the "why did it
-ring" simulator, schedules and templates. `users/me/...` is the caller's own."""
+ring" simulator, schedules, templates and call history. `users/me/...` is the caller's own."""
 
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from rest_framework import serializers, status, viewsets
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from pbx.api.pagination import Pagination
 from pbx.api.permissions import IsTenantUser, acting_tenant, acting_user
 from pbx.api.serializers import validated_input
 from pbx.api.subjects import USER_PARAMETER, subject
 from pbx.api.views import AdminWritesOnly, ResourceViewSet
 from pbx.directory.models import User
 from routing import selectors, services
+from routing.call_history import CallDetailOutput, CallListQuery, CallOutput, CallSeenFromQuery
 from routing.decision_json import decision_json
 from routing.decisions import route_simulate
-from routing.models import RoutingProfile, RoutingTemplate, Schedule
+from routing.models import Call, RoutingProfile, RoutingTemplate, Schedule
 from routing.profiles import effective_document
 from routing.serializers import (
     DecisionOutput,
@@ -200,3 +206,57 @@ class RoutingTemplateViewSet(ResourceViewSet):
     def destroy(self, request: Request, pk: str) -> Response:
         services.routing_template_delete(template=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _query(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:  # type: ignore[type-arg]
+    """Parse the query string strictly: unknown parameters and bad values answer 400."""
+    query = serializer_class(data=request.query_params, context={"request": request})
+    query.is_valid(raise_exception=True)
+    return dict(query.validated_data)
+
+
+class CallViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
+    """Call history: members see calls to them, tenant admins the organisation's. Newest first."""
+
+    permission_classes = [IsTenantUser]
+    serializer_class = CallOutput
+    pagination_class = Pagination
+    filter_backends = ()  # filters are the strict query below, ordering is fixed
+
+    def get_queryset(self) -> QuerySet[Call]:
+        # Only the schema generator asks (the type of {id}); reads go through call_list.
+        return Call.objects.none()
+
+    @extend_schema(parameters=[CallListQuery], responses=CallOutput(many=True))
+    def list(self, request: Request) -> Response:
+        query = _query(CallListQuery, request)
+        calls = selectors.call_list(
+            tenant=acting_tenant(request),
+            actor=acting_user(request),
+            callee=query.get("user"),
+            seen_from=query.get("device"),
+            outcome=query.get("outcome"),
+            since=query.get("since"),
+            until=query.get("until"),
+        )
+        page = self.paginate_queryset(calls)
+        return self.get_paginated_response(CallOutput(page, many=True).data)
+
+    @extend_schema(parameters=[CallSeenFromQuery], responses=CallDetailOutput)
+    def retrieve(self, request: Request, pk: str) -> Response:
+        """One call and why it rang as it did (plan, rule, trace). Others' calls answer 404."""
+        query = _query(CallSeenFromQuery, request)
+        if not pk.isdigit():
+            raise Http404
+        call = (
+            selectors.call_list(
+                tenant=acting_tenant(request),
+                actor=acting_user(request),
+                seen_from=query.get("device"),
+            )
+            .filter(pk=int(pk))
+            .first()
+        )
+        if call is None:
+            raise Http404
+        return Response(CallDetailOutput(call).data)

@@ -1,11 +1,13 @@
 """Factories for tests. Devices are made through the real service so credentials are real."""
 
 import factory
+from django.utils import timezone
 from factory.django import DjangoModelFactory
 
 from devices import services as device_services
 from devices.models import Device
 from pbx.directory.models import Extension, PhoneNumber, Tenant, User
+from routing.models import Call
 
 PASSWORD = "correct-horse-battery"
 
@@ -53,6 +55,28 @@ class PhoneNumberFactory(DjangoModelFactory[PhoneNumber]):
     extension = factory.SubFactory(ExtensionFactory)
     tenant = factory.LazyAttribute(lambda o: o.extension.tenant)
     number = factory.Sequence(lambda n: f"+3315555{n:04d}")
+
+
+class CallFactory(DjangoModelFactory[Call]):
+    """A call to `callee` as the engine's events leave it; ringing unless told otherwise."""
+
+    class Meta:
+        model = Call
+
+    callee = factory.SubFactory(UserFactory)
+    tenant = factory.LazyAttribute(lambda o: o.callee.tenant)
+    call_id = factory.Sequence(lambda n: f"call-{n}@pbx.test")
+    extension = factory.LazyAttribute(
+        lambda o: (
+            o.callee.extensions.order_by("number").values_list("number", flat=True).first() or ""
+        )
+    )
+    caller = "+33612345678"
+    plan = "ring all"
+    reason = "no_answer"
+    trace = factory.LazyFunction(lambda: ["No rule matched: default plan 'ring all'."])
+    outcome = Call.Outcome.RINGING
+    started_at = factory.LazyFunction(timezone.now)
 
 
 def make_device(user: User, kind: str = Device.Kind.SOFTPHONE, label: str = "Laptop") -> Device:

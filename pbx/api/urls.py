@@ -19,6 +19,7 @@ router.register("devices", DeviceViewSet, basename="device")
 router.register("me/sessions", tokens.MySessionViewSet, basename="my-session")
 router.register("schedules", routing.ScheduleViewSet, basename="schedule")
 router.register("routing-templates", routing.RoutingTemplateViewSet, basename="routing-template")
+router.register("calls", routing.CallViewSet, basename="call")
 
 urlpatterns = [
     path("auth/tokens", tokens.TokenCreateView.as_view(), name="auth-tokens"),

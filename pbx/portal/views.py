@@ -22,8 +22,9 @@ from pbx.directory.models import User
 from pbx.errors import DomainError
 from routing.models import Call, RoutingProfile
 from routing.profiles import effective_document
+from routing.selectors import ANSWERED_ELSEWHERE, call_list
 from voicemail import selectors as voicemail_selectors
-from voicemail.selectors import mailbox_counts
+from voicemail.services import mailbox_counts
 
 
 def portal_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -184,32 +185,43 @@ def voicemail(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _outcome_label(call: Call) -> str:
+    """The Calls page's words for `device_outcome` (or the outcome, seen from all devices)."""
+    seen = call.device_outcome or call.outcome  # type: ignore[attr-defined]  # call_list annotates
+    where = call.answered_device.label if call.answered_device else None
+    if seen == ANSWERED_ELSEWHERE:
+        return f"Answered elsewhere ({where})" if where else "Answered elsewhere"
+    if seen == Call.Outcome.ANSWERED:
+        return f"Answered on {where}" if where else "Answered"
+    return str(Call.Outcome(seen).label)
+
+
 @portal_page
 def calls(request: HttpRequest) -> HttpResponse:
+    """The person's calls, as `GET /api/v1/calls` lists them (the same selector), optionally as
+    seen from one of their devices."""
     user: User = request.user  # type: ignore[assignment]
-    history = Call.objects.filter(callee=user).select_related("answered_device")[:200]
     viewer = request.GET.get("device", "")
-    viewer_id = int(viewer) if viewer.isdigit() else None
-    rows = []
-    for call in history:
-        if call.outcome == Call.Outcome.ANSWERED:
-            where = call.answered_device.label if call.answered_device else "a device"
-            if viewer_id is not None and call.answered_device_id != viewer_id:
-                label = f"Answered elsewhere ({where})"
-            else:
-                label = f"Answered on {where}"
-        elif call.outcome == Call.Outcome.VOICEMAIL:
-            label = "Went to voicemail"
-        elif call.outcome == Call.Outcome.MISSED:
-            label = "Missed"
-        else:
-            label = call.get_outcome_display()
-        rows.append({"call": call, "label": label})
+    seen_from = (
+        Device.objects.filter(pk=int(viewer), user=user).first() if viewer.isdigit() else None
+    )
+    history = call_list(
+        tenant=user.tenant,  # type: ignore[arg-type]  # portal_page guarantees it
+        actor=user,
+        callee=user,
+        seen_from=seen_from,
+    )[:200]
+    rows = [{"call": call, "label": _outcome_label(call)} for call in history]
     own = Device.objects.filter(user=user).order_by("label")
     return render(
         request,
         "portal/calls.html",
-        {"rows": rows, "devices": own, "viewer": viewer_id, "page": "calls"},
+        {
+            "rows": rows,
+            "devices": own,
+            "viewer": seen_from.pk if seen_from else None,
+            "page": "calls",
+        },
     )
 
 

@@ -10,7 +10,14 @@ from devices.models import Device
 from pbx.directory.models import Extension, PhoneNumber, Tenant, User
 from pbx.tokens.models import ApiSession
 from pbx.tokens.services import api_session_open
-from tests.factories import ExtensionFactory, PhoneNumberFactory, UserFactory, make_device
+from routing.models import Call
+from tests.factories import (
+    CallFactory,
+    ExtensionFactory,
+    PhoneNumberFactory,
+    UserFactory,
+    make_device,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -33,6 +40,10 @@ def foreign_device(t: Tenant) -> Device:
 
 def foreign_session(t: Tenant) -> ApiSession:
     return api_session_open(user=UserFactory(tenant=t)).session
+
+
+def foreign_call(t: Tenant) -> Call:
+    return CallFactory(callee=UserFactory(tenant=t))
 
 
 CASES: list[tuple[str, Callable[[Tenant], models.Model], str, str, dict]] = [
@@ -59,6 +70,7 @@ CASES: list[tuple[str, Callable[[Tenant], models.Model], str, str, dict]] = [
     ("devices/{id}", foreign_device, "delete", "/push-binding", {}),
     ("me/sessions/{id}", foreign_session, "get", "", {}),
     ("me/sessions/{id}", foreign_session, "delete", "", {}),
+    ("calls/{id}", foreign_call, "get", "", {}),
 ]
 
 
@@ -104,3 +116,13 @@ def test_foreign_ids_in_payloads_are_unknown(admin_api: APIClient, other_tenant:
     assert number.json()["fields"]["extension"][0]["code"] == "does_not_exist"
     assert Extension.objects.filter(number="250").count() == 0
     assert PhoneNumber.objects.count() == 0
+
+
+def test_another_tenants_calls_are_not_listed(admin_api: APIClient, other_tenant: Tenant) -> None:
+    foreign_call(other_tenant)
+
+    response = admin_api.get("/api/v1/calls")
+
+    assert response.status_code == 200
+    assert (response.json()["count"], response.json()["results"]) == (0, [])
+    assert Call.objects.count() == 1

@@ -12,7 +12,7 @@ from devices.push import bindings
 from pbx.tokens.models import ApiSession
 from pbx.tokens.services import api_session_open
 from routing.models import RoutingProfile
-from tests.factories import ExtensionFactory, TenantFactory, UserFactory
+from tests.factories import CallFactory, ExtensionFactory, TenantFactory, UserFactory
 from tests.portal.conftest import Browser, log_in
 from voicemail import selectors as voicemail_selectors
 from voicemail import services as voicemail_services
@@ -228,3 +228,36 @@ def test_an_incoming_call_shows_up_live(site: str, browser: Browser) -> None:
     assert decided.status_code == 200, decided.text
     assert ringing.json()["known_calls"] == 1
     page.locator("#live-status").get_by_text("Incoming call from +33612345678").wait_for()
+
+
+def test_calls_as_seen_from_a_device_on_a_phone(site: str, browser: Browser) -> None:
+    user, desk, mobile = person()
+    colleague = UserFactory(tenant=user.tenant)
+    ExtensionFactory(owner=colleague, number="202", display_name="Bob Martin")
+    now = timezone.now()
+    CallFactory(
+        callee=user,
+        caller="202",
+        outcome="answered",
+        answered_device=desk,
+        started_at=now - timezone.timedelta(minutes=5),
+        answered_at=now - timezone.timedelta(minutes=5),
+        ended_at=now - timezone.timedelta(minutes=4),
+    )
+    CallFactory(callee=user, caller="+33612345678", outcome="missed", started_at=now)
+    page = browser.page
+    page.set_viewport_size({"width": 390, "height": 844})
+    log_in(browser, site, user.email, PASSWORD)
+
+    page.get_by_role("link", name="Calls").click()
+    outcomes = page.locator("td[data-outcome]").all_inner_texts()
+    page.get_by_label("As seen from").select_option(label="Mobile")
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_url(f"{site}/portal/calls/?device={mobile.pk}")
+    seen_from_mobile = page.locator("td[data-outcome]").all_inner_texts()
+    browser.shot("calls-seen-from-mobile")
+
+    assert outcomes == ["Missed", "Answered on Desk phone"]
+    assert seen_from_mobile == ["Missed", "Answered elsewhere (Desk phone)"]
+    assert page.get_by_text("Bob Martin (202)").count() == 1
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
