@@ -24,7 +24,7 @@ from routing.models import Call, RoutingProfile
 from routing.profiles import effective_document
 from routing.selectors import ANSWERED_ELSEWHERE, call_list
 from voicemail import selectors as voicemail_selectors
-from voicemail.services import mailbox_counts
+from voicemail.selectors import mailbox_counts
 
 
 def portal_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
