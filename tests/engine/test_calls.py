@@ -1,88 +1,15 @@
 """Calls through the real engine: Django's decision carried out with real SIP devices (sipp)."""
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from devices import services
-from devices.models import Device, Registration
-from pbx.directory.models import User
+from devices.models import Device
 from pbx.engine.process import EngineProcess
-from tests import sip_calls as sip
-from tests.factories import ExtensionFactory, TenantFactory, UserFactory
+from tests.engine.office import Office, device_id, plan, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-def wait_for(condition: Callable[[], object], timeout: float = 8.0) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := condition():
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
-
-
-class Office:
-    """A tenant with a called person (extension 201) and a caller (extension 202)."""
-
-    def __init__(self, engine: EngineProcess, workdir: Path) -> None:
-        self.engine, self.workdir = engine, workdir
-        tenant = TenantFactory()
-        self.domain = tenant.sip_domain
-        self.callee: User = UserFactory(tenant=tenant)
-        ExtensionFactory(owner=self.callee, number="201")
-        caller = UserFactory(tenant=tenant)
-        ExtensionFactory(owner=caller, number="202")
-        issued = services.device_create(user=caller, kind=Device.Kind.SOFTPHONE, label="Caller")
-        self.caller_username, self.caller_secret = issued.device.sip_username, issued.secret
-
-    def device(
-        self,
-        kind: str,
-        label: str,
-        behaviour: str,
-        *,
-        django_up: bool = True,
-        **options: int,
-    ) -> sip.Device:
-        """A device of the called person, registered with a sipp peer that acts as `behaviour`.
-        With Django down the engine still takes the REGISTER, but no event reaches Django."""
-        issued = services.device_create(user=self.callee, kind=kind, label=label)
-        peer = sip.start_device(
-            self.engine, self.workdir, label, sip.device_scenario(behaviour, **options)
-        )
-        registered = sip.register_contact(
-            self.engine,
-            self.workdir,
-            username=issued.device.sip_username,
-            domain=self.domain,
-            secret=issued.secret,
-            contact_port=peer.port,
-        )
-        assert registered.ok, registered.output
-        if django_up:
-            wait_for(lambda: Registration.objects.filter(device=issued.device).exists())
-        return peer
-
-    def call(self, *, expect: int = 200) -> tuple[sip.SippResult, float]:
-        started = time.time()
-        result = sip.run_sipp(
-            self.engine,
-            sip.caller_scenario(
-                username=self.caller_username,
-                secret=self.caller_secret,
-                domain=self.domain,
-                called="201",
-                expect=expect,
-            ),
-            self.workdir,
-            timeout=60,
-            wait_ms=40000,
-        )
-        return result, started
 
 
 def test_all_devices_ring_one_answers_the_others_are_cancelled(
@@ -106,30 +33,6 @@ def test_all_devices_ring_one_answers_the_others_are_cancelled(
     assert desk.first("CANCEL") is not None
     assert mobile.first("CANCEL") is not None
     assert laptop.first("BYE") is not None
-
-
-def plan(*stages: tuple[int, str, list[int]], final: dict | None = None) -> dict:
-    return {
-        "plans": [
-            {
-                "name": "p",
-                "stages": [
-                    {
-                        "seconds": s,
-                        "mode": m,
-                        "targets": [{"type": "device", "device_id": d} for d in ids],
-                    }
-                    for s, m, ids in stages
-                ],
-                "final": final or {"action": "voicemail"},
-            }
-        ],
-        "default_plan": "p",
-    }
-
-
-def device_id(office: Office, label: str) -> int:
-    return Device.objects.get(user=office.callee, label=label).pk
 
 
 def test_escalation_adds_the_mobile_after_the_first_stage(
