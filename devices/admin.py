@@ -10,6 +10,9 @@ from django.http import HttpRequest
 
 from devices import services
 from devices.models import Device, PushBinding, Registration
+from devices.offboarding import user_offboard
+from pbx.directory.admin import UserAdmin
+from pbx.directory.models import User
 
 
 class DeviceAddForm(forms.ModelForm[Device]):
@@ -149,3 +152,16 @@ class RegistrationAdmin(admin.ModelAdmin[Registration]):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.action(description="Offboard: revoke every device, push token, API and web session")
+def offboard_users(modeladmin: UserAdmin, request: HttpRequest, queryset: QuerySet[User]) -> None:
+    for user in queryset:
+        report = user_offboard(user=user)
+        modeladmin.log_change(request, user, "Offboarded. " + "; ".join(report.lines()))
+        messages.warning(request, " — ".join(report.lines()))
+
+
+# The people admin lives in the directory (the ground floor); offboarding revokes devices, so
+# this app, which knows devices, gives it the action.
+UserAdmin.actions = (*UserAdmin.actions, offboard_users)

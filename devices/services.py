@@ -9,14 +9,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from devices.domain import credentials
-from devices.domain.networks import InvalidNetwork, normalise_networks
 from devices.models import Device, PushBinding, Registration
 from devices.tasks import drop_device_registrations
+from pbx.directory import generations
 from pbx.directory.models import User
+from pbx.directory.networks import InvalidNetwork, normalise_networks
 from pbx.errors import Conflict, DomainError
 from pbx.events.publish import send_event_on_commit
 from pbx.persistence import model_update, unique_violation_as
-from routing import cache as routing_cache
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ def device_create(
 
 def _publish(device: Device, event_type: str) -> None:
     """Tell the owner's apps, and recompile the owner's routing, once the change commits."""
-    routing_cache.invalidate_users([device.user_id])
+    generations.people_changed([device.user_id])
     send_event_on_commit(
         user_ids=[device.user_id],
         type=event_type,

@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "voicemail",
     "pbx.portal",
     "pbx.engine",
+    "pbx.demo",
 ]
 
 MIDDLEWARE = [

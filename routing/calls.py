@@ -15,7 +15,7 @@ from pbx.events.publish import send_event_on_commit
 from routing.decisions import RoutedCall
 from routing.domain.call_states import CallPhase, Effect, transition
 from routing.models import Call
-from routing.wakeups import cancels_schedule
+from routing.wake_pushes import cancels_schedule
 
 CALL_MEMORY_SECONDS = 6 * 3600  # longer than any call is expected to ring and talk
 
@@ -75,10 +75,11 @@ def _phase(call: Call) -> CallPhase:
         return CallPhase.MISSED
     if call.ended_at is not None:
         return CallPhase.OVER
-    return {
+    phases: dict[str, CallPhase] = {
         Call.Outcome.ANSWERED: CallPhase.ANSWERED,
         Call.Outcome.VOICEMAIL: CallPhase.IN_VOICEMAIL,
-    }.get(call.outcome, CallPhase.RINGING)
+    }
+    return phases.get(call.outcome, CallPhase.RINGING)
 
 
 _OUTCOMES = {

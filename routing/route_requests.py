@@ -9,7 +9,7 @@ from pbx.engine.contract import EngineDecision, RouteRequest
 from routing.calls import call_remember
 from routing.decision_json import engine_decision
 from routing.decisions import destination_and_live, route_decision
-from routing.wakeups import wakes_schedule
+from routing.wake_pushes import wakes_schedule
 
 
 def route_request_answer(

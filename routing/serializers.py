@@ -194,4 +194,3 @@ def routing_output(
             "treatment": stored or RoutingProfile(user_id=user_id),
         }
     ).data
-

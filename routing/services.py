@@ -10,11 +10,11 @@ from typing import Any
 
 from django.db import transaction
 
+from pbx.directory import generations
 from pbx.directory.models import Tenant, User
 from pbx.errors import Conflict, DomainError, FieldErrors
 from pbx.events.publish import send_event_on_commit
 from pbx.persistence import model_update, unique_violation_as
-from routing import cache
 from routing.domain.documents import (
     DocumentInvalid,
     check_destination,
@@ -39,12 +39,12 @@ def _stored(user: User) -> RoutingProfile:
 
 def _changed(*user_ids: int) -> None:
     """Recompile these people's routing and tell their open portals and apps."""
-    cache.invalidate_users(user_ids)
+    generations.people_changed(user_ids)
     send_event_on_commit(user_ids=user_ids, type="routing.updated", data={})
 
 
 def _template_changed(template: RoutingTemplate) -> None:
-    cache.invalidate_tenant(template.tenant_id)
+    generations.organisation_changed(template.tenant_id)
     followers = template.profiles.filter(document__isnull=True).values_list("user_id", flat=True)
     send_event_on_commit(user_ids=list(followers), type="routing.updated", data={})
 
@@ -155,7 +155,7 @@ def routing_template_create(
     )
     with _template_name_unique():
         template.save()
-    cache.invalidate_tenant(tenant.pk)
+    generations.organisation_changed(tenant.pk)
     return template
 
 
@@ -212,9 +212,9 @@ def _schedule_name_unique(shared: bool) -> Any:
 
 def _invalidate_for(schedule: Schedule) -> None:
     if schedule.owner_id is None:
-        cache.invalidate_tenant(schedule.tenant_id)
+        generations.organisation_changed(schedule.tenant_id)
     else:
-        cache.invalidate_users([schedule.owner_id])
+        generations.people_changed([schedule.owner_id])
 
 
 @transaction.atomic

@@ -12,9 +12,7 @@ someone else answered.
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 
-from django.db import transaction
 from django.db.models import Q
 
 from devices.domain.push import PushKind
@@ -44,27 +42,6 @@ def wake_requests(*, routed: RoutedCall, now: float) -> list[WakeRequest]:
     ]
 
 
-def wakes_schedule(
-    *, routed: RoutedCall, call_id: str, caller_name: str, caller_number: str
-) -> int:
-    """Queue the wake pushes of a new call (hot path: one broker write per woken device)."""
-    from routing.tasks import push_wake
-
-    requests = wake_requests(routed=routed, now=time.time())
-    for request in requests:
-        push_wake.apply_async(
-            kwargs={
-                "device_id": request.device_id,
-                "call_id": call_id,
-                "caller_name": caller_name,
-                "caller_number": caller_number,
-                "deadline": request.deadline,
-            },
-            countdown=request.start_seconds or None,
-        )
-    return len(requests)
-
-
 def _call_over(*, tenant_id: int, call_id: str) -> bool:
     return Call.objects.filter(
         Q(answered_at__isnull=False) | Q(ended_at__isnull=False),
@@ -91,27 +68,6 @@ def wake_send(
     return delivery_send(
         delivery_id=delivery.pk, message=message, now=now, may_retry=time.time() < deadline
     )
-
-
-def cancels_schedule(
-    *, tenant_id: int, call_id: str, answered_device_id: int | None, reason: str
-) -> None:
-    """After commit, a cancel push to every device woken for this call except the one that
-    answered."""
-    from routing.tasks import push_cancel
-
-    woken = PushDelivery.objects.filter(
-        tenant_id=tenant_id,
-        call_id=call_id,
-        kind=PushDelivery.Kind.WAKE,
-        status__in=(PushDelivery.Status.SENT, PushDelivery.Status.PENDING),
-    )
-    if answered_device_id is not None:
-        woken = woken.exclude(device_id=answered_device_id)
-    for device_id in woken.values_list("device_id", flat=True):
-        transaction.on_commit(
-            partial(push_cancel.delay, device_id=device_id, call_id=call_id, reason=reason)
-        )
 
 
 def cancel_send(

@@ -11,8 +11,8 @@ from devices.domain.push import (
     validate_app_id,
 )
 from devices.models import Device, PushBinding
+from pbx.directory import generations
 from pbx.errors import Conflict, DomainError
-from routing import cache as routing_cache
 
 
 @transaction.atomic
@@ -50,7 +50,7 @@ def push_binding_register(
     PushBinding.objects.filter(provider=provider_enum.value, token=normalised).exclude(
         device=device
     ).delete()
-    routing_cache.invalidate_users([device.user_id])  # push capability changes who can be woken
+    generations.people_changed([device.user_id])  # push capability changes who can be woken
     binding, _ = PushBinding.objects.update_or_create(
         device=device,
         defaults={
@@ -67,6 +67,6 @@ def push_binding_register(
 
 
 def push_binding_delete(*, device: Device) -> bool:
-    routing_cache.invalidate_users([device.user_id])
+    generations.people_changed([device.user_id])
     deleted, _ = PushBinding.objects.filter(device=device).delete()
     return bool(deleted)

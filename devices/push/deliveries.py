@@ -14,7 +14,7 @@ from devices.domain.push import PushFailure, PushKind, PushProvider, PushRefused
 from devices.models import Device, PushBinding, PushDelivery
 from devices.push.messages import PushMessage
 from devices.push.senders import apns_sender, fcm_sender
-from routing import cache as routing_cache
+from pbx.directory import generations
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ def binding_mark_dead(*, binding: PushBinding, reason: str, now: datetime) -> No
         dead_at=now, dead_reason=reason[:120]
     )
     user_id = Device.objects.filter(pk=binding.device_id).values_list("user_id", flat=True).get()
-    routing_cache.invalidate_users([user_id])
+    generations.people_changed([user_id])
 
 
 def delivery_open(*, device: Device, call_id: str, kind: PushKind) -> PushDelivery:

@@ -7,10 +7,10 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import BaseUserCreationForm
 from django.contrib.auth.forms import UserChangeForm as DjangoUserChangeForm
-from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from pbx.directory.models import Extension, PhoneNumber, Tenant, User
+from pbx.tokens.services import api_sessions_revoke_for_user
 
 
 @admin.register(Tenant)
@@ -77,23 +77,14 @@ class UserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
         ),
     )
 
-    actions = ("offboard_users",)
-
-    @admin.action(description="Offboard: revoke every device, push token, API and web session")
-    def offboard_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        from pbx.directory.offboarding import user_offboard
-
-        for user in queryset:
-            report = user_offboard(user=user)
-            self.log_change(request, user, "Offboarded. " + "; ".join(report.lines()))
-            messages.warning(request, " — ".join(report.lines()))
+    # `devices.admin` adds the offboarding action: offboarding revokes devices, which this
+    # ground-floor app does not know about.
+    actions: tuple[Any, ...] = ()
 
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
         was_active = User.objects.filter(pk=obj.pk).values_list("is_active", flat=True).first()
         super().save_model(request, obj, form, change)
         if change and was_active and not obj.is_active:
-            from pbx.tokens.services import api_sessions_revoke_for_user
-
             count = api_sessions_revoke_for_user(user=obj, reason="user_deactivated")
             messages.info(request, f"Revoked {count} API session(s) of {obj.email}.")
 

@@ -9,13 +9,12 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from devices.domain.networks import normalise_networks
-from pbx.directory import domain
+from pbx.directory import domain, generations
 from pbx.directory.models import Extension, PhoneNumber, Tenant, User
+from pbx.directory.networks import normalise_networks
 from pbx.errors import Conflict, DomainError
 from pbx.persistence import model_update, unique_violation_as
 from pbx.tokens.services import api_sessions_revoke_for_user
-from routing import cache as routing_cache
 
 
 def _sip_domain_unique() -> AbstractContextManager[None]:
@@ -85,7 +84,7 @@ def tenant_update(*, tenant: Tenant, data: Mapping[str, Any]) -> Tenant:
                 "is_active",
             },
         )
-    routing_cache.invalidate_tenant(tenant.pk)  # time zone and ring-time cap feed every decision
+    generations.organisation_changed(tenant.pk)  # time zone and ring-time cap feed every decision
     return tenant
 
 
@@ -172,7 +171,7 @@ def user_update(*, user: User, data: Mapping[str, Any]) -> User:
     if "is_active" in changed and not user.is_active:
         api_sessions_revoke_for_user(user=user, reason="user_deactivated")
     if "time_zone" in changed:
-        routing_cache.invalidate_users([user.pk])
+        generations.people_changed([user.pk])
     return user
 
 

@@ -5,8 +5,8 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from devices.domain.networks import InvalidNetwork, normalise_networks
 from pbx.directory import domain
+from pbx.directory.networks import InvalidNetwork, normalise_networks
 
 
 def _apply(rule: Callable[[str], str], value: str) -> None:

@@ -303,7 +303,7 @@ def parse_event(raw: Any) -> RegistrationEvent | CallEvent:
     if not isinstance(raw, Mapping):
         raise ContractError("invalid", "an event is an object")
     try:
-        kind = EventType(raw.get("type"))
+        kind = EventType(str(raw.get("type")))
     except ValueError as exc:
         raise ContractError("invalid", "unknown event type", "type") from exc
     if kind in CALL_EVENTS:

@@ -47,9 +47,7 @@ TRANSITIONS: dict[tuple[CallPhase, str], Transition] = {
     (_R, "answered"): Transition(
         _A, (Effect.RECORD_ANSWER, Effect.CANCEL_WAKES_ANSWERED, Effect.ANNOUNCE_ANSWERED)
     ),
-    (_R, "voicemail"): Transition(
-        _V, (Effect.CANCEL_WAKES_UNANSWERED, Effect.ANNOUNCE_VOICEMAIL)
-    ),
+    (_R, "voicemail"): Transition(_V, (Effect.CANCEL_WAKES_UNANSWERED, Effect.ANNOUNCE_VOICEMAIL)),
     (_R, "missed"): Transition(
         _M,
         (

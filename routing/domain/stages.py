@@ -90,8 +90,8 @@ def ring_intervals(
                 wanted[(TargetType.EXTENSION, target.value)] = (f"extension {target.value}", False)
                 continue
             if target.type is TargetType.DEVICE:
-                device = by_id.get(int(target.value))
-                candidates = [device] if device is not None else []
+                known = by_id.get(int(target.value))
+                candidates = [known] if known is not None else []
             else:
                 candidates = by_kind.get(str(target.value), [])
             for device in candidates:

@@ -4,8 +4,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from routing.domain.documents import DocumentContext, parse_routing_document
-from routing.domain.evaluation import DeviceInfo, RoutingProfile, Treatment
-from routing.domain.schedules import Schedule, parse_schedule
+from routing.domain.evaluation import CompiledRouting, DeviceInfo, Treatment
+from routing.domain.schedules import WeeklySchedule, parse_schedule
 
 DESK = DeviceInfo(1, "desk_phone", "Desk phone", "dp1")
 LAPTOP = DeviceInfo(2, "softphone", "Laptop", "sp2")
@@ -39,19 +39,21 @@ def profile(
     *,
     devices: tuple[DeviceInfo, ...] = DEVICES,
     treatment: Treatment = NO_TREATMENT,
-    schedules: tuple[Schedule, ...] = (OFFICE_HOURS,),
+    schedules: tuple[WeeklySchedule, ...] = (OFFICE_HOURS,),
     cap: int = 180,
     time_zone: str = "Europe/Paris",
-) -> RoutingProfile:
+    owner: int = 1,
+) -> CompiledRouting:
     ctx = DocumentContext(
-        owner_id=1,
-        device_owners={d.id: (1, d.revoked) for d in devices},
+        owner_id=owner,
+        device_owners={d.id: (owner, d.revoked) for d in devices},
         schedule_ids={s.id for s in schedules},
         extensions={"201", "202", "300"},
-        own_extensions={"201"},
+        own_extensions={"201"} if owner == 1 else {"202"},
+        outside_numbers=True,  # stored documents may hold them; the evaluator skips them
     )
-    return RoutingProfile(
-        user_id=1,
+    return CompiledRouting(
+        user_id=owner,
         time_zone=time_zone,
         max_ring_seconds=cap,
         document=parse_routing_document(document, ctx),

@@ -1,16 +1,16 @@
 """The classic patterns, and the invariants of every decision (hypothesis)."""
 
-import itertools
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from routing.domain.evaluation import (
-    Call,
+    Colleague,
+    CompiledRouting,
     DeviceInfo,
+    IncomingCall,
     LiveState,
-    RoutingProfile,
     Treatment,
     evaluate,
 )
@@ -25,7 +25,7 @@ from routing.domain.plans import (
     Target,
     TargetType,
 )
-from tests.routing.builders import OFFICE_HOURS, device, kind, paris, profile, stage
+from tests.routing.builders import NO_TREATMENT, OFFICE_HOURS, device, kind, paris, profile, stage
 
 TUESDAY_MORNING = paris(2026, 11, 24, 10, 0)
 TUESDAY_EVENING = paris(2026, 11, 24, 18, 5)
@@ -34,7 +34,7 @@ DESK_AND_LAPTOP_LIVE = LiveState(frozenset({1, 2}))
 
 
 def rings(decision) -> list[tuple[object, int, int, bool]]:
-    return [(b.value, b.start, b.stop, b.wake) for b in decision.branches]
+    return [(b.device_id, b.start, b.stop, b.wake) for b in decision.branches]
 
 
 OFFICE = {
@@ -67,7 +67,7 @@ OFFICE = {
 
 
 def test_desk_first_in_office_hours_then_add_mobile_then_voicemail() -> None:
-    decision = evaluate(profile(OFFICE), Call("+33140000000"), TUESDAY_MORNING, ALL_LIVE)
+    decision = evaluate(profile(OFFICE), IncomingCall("+33140000000"), TUESDAY_MORNING, ALL_LIVE)
 
     assert rings(decision) == [(1, 0, 35, False), (2, 0, 35, False), (3, 15, 35, False)]
     assert (decision.final, decision.final_at, decision.reason) == (
@@ -89,7 +89,7 @@ def test_desk_first_in_office_hours_then_add_mobile_then_voicemail() -> None:
 
 def test_after_hours_straight_to_mobile_with_a_wake_up_push() -> None:
     decision = evaluate(
-        profile(OFFICE), Call("+33140000000"), TUESDAY_EVENING, DESK_AND_LAPTOP_LIVE
+        profile(OFFICE), IncomingCall("+33140000000"), TUESDAY_EVENING, DESK_AND_LAPTOP_LIVE
     )
 
     assert rings(decision) == [(3, 0, 25, True)]
@@ -101,7 +101,9 @@ def test_after_hours_straight_to_mobile_with_a_wake_up_push() -> None:
 
 
 def test_holiday_counts_as_after_hours() -> None:
-    decision = evaluate(profile(OFFICE), Call("+33140000000"), paris(2026, 12, 25, 10, 0), ALL_LIVE)
+    decision = evaluate(
+        profile(OFFICE), IncomingCall("+33140000000"), paris(2026, 12, 25, 10, 0), ALL_LIVE
+    )
 
     assert decision.rule == "after hours"
 
@@ -109,9 +111,11 @@ def test_holiday_counts_as_after_hours() -> None:
 def test_vip_caller_rings_the_mobile_at_once_even_in_dnd() -> None:
     dnd = Treatment(dnd=True)
 
-    vip = evaluate(profile(OFFICE, treatment=dnd), Call("+442071838750"), TUESDAY_MORNING, ALL_LIVE)
+    vip = evaluate(
+        profile(OFFICE, treatment=dnd), IncomingCall("+442071838750"), TUESDAY_MORNING, ALL_LIVE
+    )
     other = evaluate(
-        profile(OFFICE, treatment=dnd), Call("+33140000000"), TUESDAY_MORNING, ALL_LIVE
+        profile(OFFICE, treatment=dnd), IncomingCall("+33140000000"), TUESDAY_MORNING, ALL_LIVE
     )
 
     assert rings(vip) == [(3, 0, 25, False)]
@@ -134,7 +138,7 @@ def test_mobile_only_for_field_staff() -> None:
         "default_plan": "field",
     }
 
-    decision = evaluate(profile(field), Call("+33140000000"), TUESDAY_MORNING, ALL_LIVE)
+    decision = evaluate(profile(field), IncomingCall("+33140000000"), TUESDAY_MORNING, ALL_LIVE)
 
     assert rings(decision) == [(3, 0, 30, False)]
 
@@ -154,10 +158,16 @@ def test_replace_stops_what_rang_before() -> None:
         "default_plan": "p",
     }
 
-    decision = evaluate(profile(document), Call(""), TUESDAY_MORNING, ALL_LIVE)
+    decision = evaluate(profile(document), IncomingCall(""), TUESDAY_MORNING, ALL_LIVE)
 
     assert rings(decision) == [(1, 0, 10, False), (2, 0, 10, False), (3, 10, 20, False)]
-    assert decision.final == FinalAction(FinalKind.FORWARD, "+33612345678")
+    assert decision.cuts == (10,)
+    # No trunk yet: a forward to an outside number is not followed, and the trace says so.
+    assert (decision.final, decision.final_at) == (FinalAction(FinalKind.VOICEMAIL), 20)
+    assert (
+        "Forward to +33612345678 not followed: calls to outside numbers need a trunk, and none"
+        " is available yet." in decision.trace_lines()
+    )
 
 
 def test_a_replace_that_keeps_a_device_keeps_the_others_ringing_too() -> None:
@@ -177,7 +187,7 @@ def test_a_replace_that_keeps_a_device_keeps_the_others_ringing_too() -> None:
         "default_plan": "p",
     }
 
-    decision = evaluate(profile(document), Call(""), TUESDAY_MORNING, ALL_LIVE)
+    decision = evaluate(profile(document), IncomingCall(""), TUESDAY_MORNING, ALL_LIVE)
 
     assert rings(decision) == [(1, 0, 20, False), (2, 0, 20, False), (3, 10, 20, False)]
     assert (
@@ -208,8 +218,8 @@ def test_unreachable_devices_and_empty_stages_are_skipped() -> None:
     }
     p = profile({**document}, devices=devices)
 
-    decision = evaluate(p, Call(""), TUESDAY_MORNING, LiveState(frozenset({2})))
-    nothing = evaluate(p, Call(""), TUESDAY_MORNING, LiveState())
+    decision = evaluate(p, IncomingCall(""), TUESDAY_MORNING, LiveState(frozenset({2})))
+    nothing = evaluate(p, IncomingCall(""), TUESDAY_MORNING, LiveState())
 
     assert rings(decision) == [(2, 0, 20, False)]  # the caller does not wait 25 s for nothing
     assert "Desk phone skipped: disabled." in decision.trace_lines()
@@ -219,27 +229,125 @@ def test_unreachable_devices_and_empty_stages_are_skipped() -> None:
     assert "Laptop skipped: not registered." in nothing.trace_lines()
 
 
-def test_other_extensions_and_external_numbers_are_branches() -> None:
-    document = {
-        "plans": [
-            {
-                "name": "p",
-                "stages": [
-                    stage(10, {"type": "extension", "extension": "202"}),
-                    stage(10, {"type": "external", "number": "+33 6 12 34 56 78"}),
-                ],
-                "final": {"action": "unavailable"},
-            }
-        ],
+BOB_PHONE = DeviceInfo(21, "softphone", "Bob's laptop", "bob21")
+
+
+def bob(document: dict, *, treatment: Treatment = NO_TREATMENT) -> Colleague:
+    return Colleague(
+        extension="202",
+        name="Bob",
+        routing=profile(document, devices=(BOB_PHONE,), treatment=treatment, owner=2),
+        live=LiveState(frozenset({21})),
+    )
+
+
+def only(plan_stages: list, final: dict) -> dict:
+    return {
+        "plans": [{"name": "p", "stages": plan_stages, "final": final}],
         "default_plan": "p",
     }
 
-    decision = evaluate(profile(document), Call(""), TUESDAY_MORNING, LiveState())
 
-    assert [(b.type, b.value, b.start, b.stop) for b in decision.branches] == [
-        (TargetType.EXTENSION, "202", 0, 20),
-        (TargetType.EXTERNAL, "+33612345678", 10, 20),
+def test_an_extension_rings_the_colleagues_devices_per_their_plan_and_outside_numbers_wait() -> (
+    None
+):
+    document = only(
+        [
+            stage(10, device(1)),
+            stage(10, {"type": "extension", "extension": "202"}),
+            stage(10, {"type": "external", "number": "+33 6 12 34 56 78"}),
+        ],
+        {"action": "unavailable"},
+    )
+    colleague = bob(only([stage(5, device(21)), stage(30, device(21))], {"action": "busy"}))
+
+    decision = evaluate(
+        profile(document),
+        IncomingCall(""),
+        TUESDAY_MORNING,
+        ALL_LIVE,
+        extension="201",
+        colleagues={"202": colleague}.get,
+    )
+
+    assert [(b.device_id, b.user_id, b.start, b.stop) for b in decision.branches] == [
+        (1, 1, 0, 20),
+        (21, 2, 10, 20),  # Bob's 35 s are clipped to the 10 s of the stage that rings 202
     ]
+    assert (decision.final.kind, decision.final_at, decision.cuts) == (
+        FinalKind.UNAVAILABLE,
+        20,
+        (),
+    )
+    lines = decision.trace_lines()
+    assert "Extension 202 (Bob) rings from 10 s to 20 s, per their own routing." in lines
+    assert (
+        "+33612345678 skipped: calls to outside numbers need a trunk, and none is available yet."
+        in lines
+    )
+
+
+def test_an_extension_in_do_not_disturb_rings_nothing() -> None:
+    document = only(
+        [stage(10, device(1), {"type": "extension", "extension": "202"})], {"action": "busy"}
+    )
+    colleague = bob(
+        only([stage(10, device(21))], {"action": "busy"}), treatment=Treatment(dnd=True)
+    )
+
+    decision = evaluate(
+        profile(document),
+        IncomingCall(""),
+        TUESDAY_MORNING,
+        ALL_LIVE,
+        extension="201",
+        colleagues={"202": colleague}.get,
+    )
+
+    assert rings(decision) == [(1, 0, 10, False)]
+    assert "Extension 202 (Bob) rings none of their devices now." in decision.trace_lines()
+
+
+def test_a_forward_follows_the_colleagues_whole_routing() -> None:
+    document = only([stage(10, device(1))], {"action": "forward", "destination": "202"})
+    colleague = bob(only([stage(15, device(21))], {"action": "voicemail"}))
+
+    decision = evaluate(
+        profile(document),
+        IncomingCall(""),
+        TUESDAY_MORNING,
+        ALL_LIVE,
+        extension="201",
+        colleagues={"202": colleague}.get,
+    )
+
+    assert rings(decision) == [(1, 0, 10, False), (21, 10, 25, False)]
+    assert decision.cuts == (10,)
+    assert (decision.final.kind, decision.final_at, decision.mailbox) == (
+        FinalKind.VOICEMAIL,
+        25,
+        "202",
+    )
+    assert "Unanswered after 25 s: voicemail of 202." in decision.trace_lines()
+
+
+def test_a_forward_loop_ends_at_the_guard_with_the_dialled_persons_voicemail() -> None:
+    colleague = bob(
+        only([stage(10, device(21))], {"action": "busy"}), treatment=Treatment(forward_always="201")
+    )
+    me = profile(OFFICE, treatment=Treatment(forward_always="202"))
+    colleagues = {"202": colleague, "201": Colleague("201", "Alice", me, ALL_LIVE)}.get
+
+    decision = evaluate(
+        me, IncomingCall(""), TUESDAY_MORNING, ALL_LIVE, extension="201", colleagues=colleagues
+    )
+
+    assert (decision.branches, decision.final_at, decision.mailbox) == ((), 0, "201")
+    assert decision.final.kind is FinalKind.VOICEMAIL
+    assert (
+        "Forwarding to 201 would loop (201 → 202 → 201): voicemail of 201 instead."
+        in decision.trace_lines()
+    )
 
 
 def test_ring_time_is_capped_by_the_organisation() -> None:
@@ -254,7 +362,7 @@ def test_ring_time_is_capped_by_the_organisation() -> None:
         "default_plan": "p",
     }
 
-    decision = evaluate(profile(document, cap=90), Call(""), TUESDAY_MORNING, ALL_LIVE)
+    decision = evaluate(profile(document, cap=90), IncomingCall(""), TUESDAY_MORNING, ALL_LIVE)
 
     assert rings(decision) == [(1, 0, 90, False), (2, 60, 90, False)]
     assert decision.final_at == 90
@@ -269,13 +377,22 @@ def test_busy_treatment() -> None:
     forwarding = Treatment(max_concurrent_calls=1, forward_on_busy="202")
 
     to_voicemail = evaluate(
-        profile(OFFICE, treatment=limited), Call("", active_calls=1), TUESDAY_MORNING, ALL_LIVE
+        profile(OFFICE, treatment=limited),
+        IncomingCall("", active_calls=1),
+        TUESDAY_MORNING,
+        ALL_LIVE,
     )
     forwarded = evaluate(
-        profile(OFFICE, treatment=forwarding), Call("", active_calls=1), TUESDAY_MORNING, ALL_LIVE
+        profile(OFFICE, treatment=forwarding),
+        IncomingCall("", active_calls=1),
+        TUESDAY_MORNING,
+        ALL_LIVE,
     )
     free = evaluate(
-        profile(OFFICE, treatment=limited), Call("", active_calls=0), TUESDAY_MORNING, ALL_LIVE
+        profile(OFFICE, treatment=limited),
+        IncomingCall("", active_calls=0),
+        TUESDAY_MORNING,
+        ALL_LIVE,
     )
 
     assert (to_voicemail.branches, to_voicemail.reason, to_voicemail.final.kind) == (
@@ -283,19 +400,21 @@ def test_busy_treatment() -> None:
         "busy",
         FinalKind.VOICEMAIL,
     )
-    assert forwarded.final == FinalAction(FinalKind.FORWARD, "202")
+    # Nobody answers 202 here: the forward cannot be followed, the call goes to voicemail.
+    assert (forwarded.final.kind, forwarded.branches) == (FinalKind.VOICEMAIL, ())
+    assert "Extension 202 takes no calls: skipped." in forwarded.trace_lines()
     assert len(free.branches) == 3
 
 
 def test_forward_on_no_answer_replaces_the_final_action() -> None:
     decision = evaluate(
         profile(OFFICE, treatment=Treatment(forward_on_no_answer="+33612345678")),
-        Call(""),
+        IncomingCall(""),
         TUESDAY_MORNING,
         ALL_LIVE,
     )
 
-    assert decision.final == FinalAction(FinalKind.FORWARD, "+33612345678")
+    assert decision.final == FinalAction(FinalKind.VOICEMAIL)  # no trunk: not followed
     assert decision.final_at == 35
 
 
@@ -303,8 +422,8 @@ def test_dnd_until_expires() -> None:
     until = TUESDAY_MORNING + timedelta(minutes=30)
     p = profile(OFFICE, treatment=Treatment(dnd=True, dnd_until=until))
 
-    assert evaluate(p, Call(""), until - timedelta(seconds=1), ALL_LIVE).reason == "dnd"
-    assert evaluate(p, Call(""), until, ALL_LIVE).reason == "no_answer"
+    assert evaluate(p, IncomingCall(""), until - timedelta(seconds=1), ALL_LIVE).reason == "dnd"
+    assert evaluate(p, IncomingCall(""), until, ALL_LIVE).reason == "no_answer"
 
 
 def test_anonymous_callers_can_be_matched() -> None:
@@ -314,8 +433,8 @@ def test_anonymous_callers_can_be_matched() -> None:
         "rules": [{"name": "no withheld numbers", "plan": "reject", "callers": ["anonymous"]}],
     }
 
-    withheld = evaluate(profile(document), Call(""), TUESDAY_MORNING, ALL_LIVE)
-    shown = evaluate(profile(document), Call("+33140000000"), TUESDAY_MORNING, ALL_LIVE)
+    withheld = evaluate(profile(document), IncomingCall(""), TUESDAY_MORNING, ALL_LIVE)
+    shown = evaluate(profile(document), IncomingCall("+33140000000"), TUESDAY_MORNING, ALL_LIVE)
 
     assert (withheld.final.kind, withheld.branches) == (FinalKind.BUSY, ())
     assert shown.plan == "office"
@@ -363,7 +482,7 @@ plan_strategy = st.builds(
 treatment_strategy = st.builds(
     Treatment,
     dnd=st.booleans(),
-    forward_always=st.one_of(st.none(), st.just("+33612345678")),
+    forward_always=st.one_of(st.none(), st.just("+33612345678"), st.just("202")),
     forward_on_busy=st.one_of(st.none(), st.just("202")),
     forward_on_no_answer=st.one_of(st.none(), st.just("300")),
     max_concurrent_calls=st.one_of(st.none(), st.integers(min_value=1, max_value=3)),
@@ -381,7 +500,7 @@ def scenarios(draw):
     plan = draw(plan_strategy)
     vip = Rule("vip", "p", callers=frozenset({"+447911123456"}), overrides_dnd=draw(st.booleans()))
     hours = Rule("hours", "p", schedule_id=10, when_open=draw(st.booleans()))
-    profile_ = RoutingProfile(
+    profile_ = CompiledRouting(
         user_id=1,
         time_zone=draw(st.sampled_from(["Europe/Paris", "America/New_York", "Asia/Kolkata"])),
         max_ring_seconds=draw(st.integers(min_value=10, max_value=300)),
@@ -390,7 +509,7 @@ def scenarios(draw):
         devices=devices,
         treatment=draw(treatment_strategy),
     )
-    call = Call(
+    call = IncomingCall(
         draw(st.sampled_from(["", "+447911123456", "+33140000000"])), draw(st.integers(0, 4))
     )
     live = LiveState(frozenset(draw(st.sets(st.integers(min_value=1, max_value=6)))))
@@ -411,27 +530,27 @@ def test_decision_invariants(scenario) -> None:
         assert 0 <= branch.start < branch.stop <= decision.final_at
     if decision.branches:
         assert decision.final_at == max(b.stop for b in decision.branches)
-    # A target never rings twice at the same time.
-    by_target: dict = {}
-    for branch in decision.branches:
-        by_target.setdefault((branch.type, branch.value), []).append((branch.start, branch.stop))
-    for intervals in by_target.values():
-        intervals.sort()
-        for (_, stop), (start, _) in itertools.pairwise(intervals):
-            assert stop <= start
+    # A device rings once per call.
+    assert len({b.device_id for b in decision.branches}) == len(decision.branches)
+    # Every early stop is a cut, and nothing rings across a cut (what the engine can do).
+    assert decision.cuts == tuple(sorted({b.stop for b in decision.branches} - {decision.final_at}))
+    for cut in decision.cuts:
+        assert not any(b.start < cut < b.stop for b in decision.branches)
     # Only reachable devices ring; a device rings with a wake-up exactly when it is not registered.
     devices = {d.id: d for d in p.devices}
     for branch in decision.branches:
-        if branch.type is TargetType.DEVICE:
-            dev = devices[branch.value]
-            assert dev.enabled
-            assert not dev.revoked
-            assert dev.id in live.registered or dev.push_capable
-            assert branch.wake is (dev.id not in live.registered)
-    # Forward-always wins over everything; DND wins unless a matching rule overrides it.
-    if p.treatment.forward_always:
+        dev = devices[branch.device_id]
+        assert dev.enabled
+        assert not dev.revoked
+        assert dev.id in live.registered or dev.push_capable
+        assert branch.wake is (dev.id not in live.registered)
+    # Only what the engine can carry out: no forwards left, no outside numbers.
+    assert decision.final.kind is not FinalKind.FORWARD
+    # Forward-always to a colleague wins over everything (nobody answers 202 here: voicemail);
+    # to an outside number it cannot be followed. DND wins unless a matching rule overrides it.
+    if p.treatment.forward_always == "202":
         assert (decision.branches, decision.reason) == ((), "forward_always")
-        assert decision.final == FinalAction(FinalKind.FORWARD, p.treatment.forward_always)
+        assert decision.final.kind is FinalKind.VOICEMAIL
     elif p.treatment.dnd and not (decision.rule == "vip" and p.document.rules[0].overrides_dnd):
         assert (decision.branches, decision.reason) == ((), "dnd")
     # The trace always renders.

@@ -28,6 +28,7 @@ CTX = DocumentContext(
     schedule_ids={10, 11},
     extensions={"202", "300"},
     own_extensions={"201"},
+    outside_numbers=True,  # what a stored document may hold (saving refuses them: no trunk)
 )
 
 targets = st.one_of(
@@ -142,3 +143,29 @@ def test_limits_keep_documents_small() -> None:
         parse_routing_document(raw, CTX)
 
     assert error.value.errors["plans.0.stages"][0][0] == "max_length"
+
+
+def test_outside_numbers_are_refused_until_trunks_exist() -> None:
+    strict = DocumentContext(
+        owner_id=1, device_owners={}, schedule_ids=set(), extensions={"202"}, own_extensions=set()
+    )
+    raw = {
+        "plans": [
+            {
+                "name": "p",
+                "stages": [
+                    {"seconds": 10, "targets": [{"type": "external", "number": "+33612345678"}]}
+                ],
+                "final": {"action": "forward", "destination": "+33612345678"},
+            }
+        ],
+        "default_plan": "p",
+    }
+    with pytest.raises(DocumentInvalid) as refused:
+        parse_routing_document(raw, strict)
+    assert {
+        path: [code for code, _ in problems] for path, problems in refused.value.errors.items()
+    } == {
+        "plans.0.stages.0.targets.0.number": ["no_trunk"],
+        "plans.0.final.destination": ["no_trunk"],
+    }

@@ -1,0 +1,1 @@
+"""Demo data for `make run` (top layer: it uses every app)."""
