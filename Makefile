@@ -37,6 +37,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
+	$(BIN)/pytest -q -p no:cacheprovider tests/pbx/test_import_layers.py
 
 format: install
 	$(BIN)/ruff format .

@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.contrib.staticfiles.urls import staticfiles_urlpatterns
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
+from django.views.defaults import page_not_found, server_error
 
 from pbx import health
 from pbx.api.errors import not_found_view, server_error_view
@@ -39,14 +40,10 @@ if settings.DEBUG:  # production serves /static/ from the reverse proxy (deploy/
 def handler404(request, exception=None):  # type: ignore[no-untyped-def]
     if request.path.startswith("/api/"):
         return not_found_view(request, exception)
-    from django.views.defaults import page_not_found
-
     return page_not_found(request, exception)
 
 
 def handler500(request):  # type: ignore[no-untyped-def]
     if request.path.startswith("/api/"):
         return server_error_view(request)
-    from django.views.defaults import server_error
-
     return server_error(request)

@@ -105,6 +105,10 @@ def start_dev_engine(env: dict[str, str]) -> "EngineProcess | None":
             port=port,
             log_path=ROOT / "var" / "kamailio.log",
             voicemail_uri=f"sip:{HOST}:{VOICEMAIL_PORT}",
+            keepalive=(
+                int(os.environ.get("PBX_KEEPALIVE_INTERVAL", "30")),
+                int(os.environ.get("PBX_KEEPALIVE_TIMEOUT", "90")),
+            ),
         )
     except EngineStartError as exc:
         print(

@@ -1,4 +1,5 @@
 import django_filters
+from django.db.models import Q
 
 from pbx.directory.models import Extension, PhoneNumber, User
 
@@ -11,8 +12,6 @@ class UserFilter(django_filters.FilterSet):
         fields = ("role", "is_active")
 
     def filter_search(self, queryset, name, value):  # type: ignore[no-untyped-def]
-        from django.db.models import Q
-
         return queryset.filter(Q(email__icontains=value) | Q(full_name__icontains=value))
 
 

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
+from urllib.parse import quote
 
 import httpx
 
@@ -63,7 +64,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 def postgres_url(settings_dict: dict[str, object]) -> str:
     user = settings_dict.get("USER") or "postgres"
     password = settings_dict.get("PASSWORD")
-    auth = f"{user}:{password}" if password else f"{user}"
+    auth = f"{quote(str(user), safe='')}:{quote(str(password), safe='')}" if password else f"{user}"
     host = settings_dict.get("HOST") or "127.0.0.1"
     port = settings_dict.get("PORT") or 5432
     return f"postgres://{auth}@{host}:{port}/{settings_dict['NAME']}"

@@ -2,8 +2,7 @@
 
 from django.urls import path
 
-from pbx.internal import engine
-from voicemail import agent_api as voicemail
+from pbx.internal import engine, voicemail
 
 urlpatterns = [
     path("engine/route-decisions", engine.route_decision_view, name="engine-route-decision"),

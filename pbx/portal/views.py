@@ -13,6 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from devices import selectors as device_selectors
@@ -20,7 +21,7 @@ from devices import services as device_services
 from devices.models import Device, Registration
 from pbx.directory.models import User
 from pbx.errors import DomainError
-from routing.models import Call, RoutingProfile
+from routing.models import Call, RoutingProfile, Schedule
 from routing.profiles import effective_document
 from routing.selectors import ANSWERED_ELSEWHERE, call_list
 from voicemail import selectors as voicemail_selectors
@@ -41,8 +42,6 @@ def portal_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
 
 
 def _online_ids(user: User) -> set[int]:
-    from django.utils import timezone
-
     return set(
         Registration.objects.filter(device__user=user, expires_at__gt=timezone.now()).values_list(
             "device_id", flat=True
@@ -227,8 +226,6 @@ def calls(request: HttpRequest) -> HttpResponse:
 
 @portal_page
 def schedules(request: HttpRequest) -> HttpResponse:
-    from routing.models import Schedule
-
     user: User = request.user  # type: ignore[assignment]
     visible = (
         Schedule.objects.filter(tenant=user.tenant)

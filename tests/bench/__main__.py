@@ -116,7 +116,13 @@ def evaluator_rows() -> list[Row]:
     from datetime import UTC, datetime
 
     from routing.domain.documents import DocumentContext, parse_routing_document
-    from routing.domain.evaluation import Call, DeviceInfo, LiveState, RoutingProfile, evaluate
+    from routing.domain.evaluation import (
+        CompiledRouting,
+        DeviceInfo,
+        IncomingCall,
+        LiveState,
+        evaluate,
+    )
     from routing.domain.schedules import parse_schedule
 
     def stage(seconds: int, mode: str, *device_ids: int) -> dict[str, object]:
@@ -176,8 +182,8 @@ def evaluator_rows() -> list[Row]:
         weekly=[],
         exceptions=[{"date": "2026-12-25", "windows": [{"start": "00:00", "end": "24:00"}]}],
     )
-    profile = RoutingProfile(1, "Europe/Paris", 180, document, {1: hours, 2: holidays}, devices)
-    call = Call("+33140000000")
+    profile = CompiledRouting(1, "Europe/Paris", 180, document, {1: hours, 2: holidays}, devices)
+    call = IncomingCall("+33140000000")
     instant = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
     live = LiveState(frozenset({1, 2, 3, 4}))
     decision = evaluate(profile, call, instant, live)
@@ -224,11 +230,14 @@ def route_decision_rows() -> list[Row]:
                 expires_at=timezone.now() + timedelta(hours=1),
             )
     client = Client()
+    from pbx.engine.contract import CONTRACT_VERSION
+
     calls = iter(range(10**9))
 
     def body() -> str:  # a new call each time: the decision is recorded as a Call row
         return json.dumps(
             {
+                "version": CONTRACT_VERSION,
                 "call_id": f"bench-{next(calls)}",
                 "domain": tenant.sip_domain,
                 "called": "201",

@@ -16,6 +16,7 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 
 import httpx
+from django.conf import settings
 
 from pbx.engine.process import EngineProcess, free_port, postgres_url, start_engine
 from tests import sip
@@ -183,7 +184,8 @@ def bench_env(db_name: str, extra: dict[str, str] | None = None) -> dict[str, st
         | (extra or {})
         | {
             "DJANGO_SETTINGS_MODULE": "tests.settings",
-            "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{db_name}",
+            # The project's own role (deploy/scripts/ensure-database.sh), as Django sees it.
+            "DATABASE_URL": postgres_url(settings.DATABASES["default"] | {"NAME": db_name}),
             "REDIS_URL": "redis://127.0.0.1:6379/14",
             "PBX_LOG_LEVEL": "WARNING",
         }

@@ -14,13 +14,13 @@ from devices.domain.credentials import (
     generate_sip_username,
     normalise_mac_address,
 )
-from devices.domain.networks import InvalidNetwork, address_allowed, normalise_networks
 from devices.domain.push import (
     InvalidPushToken,
     PushProvider,
     contact_push_params,
     normalise_push_token,
 )
+from pbx.directory.networks import InvalidNetwork, address_allowed, normalise_networks
 
 
 def test_ha1_matches_rfc_2617_example() -> None:

@@ -10,6 +10,7 @@ from django.utils import timezone
 from devices import services
 from devices.models import Device, Registration, RegistrationFailure
 from pbx.directory.models import User
+from pbx.engine.contract import CONTRACT_VERSION
 from tests.factories import make_device
 
 pytestmark = pytest.mark.django_db
@@ -18,6 +19,9 @@ TOKEN = {"HTTP_X_ENGINE_TOKEN": "development-engine-token"}
 
 
 def post(body: object, **headers: str):
+    """A batch as the engine sends it (the contract's version added to any object)."""
+    if isinstance(body, dict):
+        body = {"version": CONTRACT_VERSION} | body
     return Client().post(
         URL, json.dumps(body), content_type="application/json", **(headers or TOKEN)
     )
@@ -123,6 +127,8 @@ def test_bad_events_are_skipped_without_losing_the_batch(member: User) -> None:
         ({"events": []}, {"HTTP_X_ENGINE_TOKEN": "wrong"}, 401, "not_authenticated"),
         ({"events": "x"}, {}, 400, "malformed_request"),
         ({"nothing": []}, {}, 400, "malformed_request"),
+        ({"version": 2, "events": []}, {}, 400, "contract_version"),
+        ({"version": None, "events": []}, {}, 400, "contract_version"),
         ({"events": [{"pad": "x" * 600_000}]}, {}, 413, "too_large"),
     ],
 )

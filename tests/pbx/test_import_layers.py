@@ -52,7 +52,7 @@ def _imports(path: Path, module: str, known: set[str]) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module:
             base = node.module
             if node.level:
-                base = ".".join([*module.split(".")[:-node.level], node.module])
+                base = ".".join([*module.split(".")[: -node.level], node.module])
             names = [base] + [f"{base}.{alias.name}" for alias in node.names]
         for name in names:
             while name and name not in known:
@@ -144,3 +144,26 @@ def test_the_checks_catch_what_they_claim_to() -> None:
         assert _imports(path, "probe", {"routing", "routing.tasks"}) == {"routing.tasks"}
     finally:
         path.unlink()
+
+
+def _local_imports(path: Path) -> list[str]:
+    """Project imports inside functions (an AppConfig's `ready` is where Django wants them)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) or node.name == "ready":
+            continue
+        for inner in ast.walk(node):
+            if isinstance(inner, ast.Import):
+                names = [alias.name for alias in inner.names]
+            elif isinstance(inner, ast.ImportFrom) and not inner.level:
+                names = [inner.module or ""]
+            else:
+                continue
+            if any(name.split(".")[0] in PACKAGES for name in names):
+                found.append(f"{path.relative_to(ROOT)}:{inner.lineno} {', '.join(names)}")
+    return found
+
+
+def test_no_project_imports_hide_inside_functions() -> None:
+    hidden = [line for path in _sources().values() for line in _local_imports(path)]
+    assert hidden == []

@@ -9,6 +9,7 @@ from django.utils import timezone
 from devices import services as device_services
 from devices.models import Device, PushBinding, Registration
 from devices.push import bindings
+from pbx.engine.contract import CONTRACT_VERSION
 from pbx.tokens.models import ApiSession
 from pbx.tokens.services import api_session_open
 from routing.models import RoutingProfile
@@ -97,6 +98,7 @@ def test_a_device_going_online_flips_its_badge_without_a_reload(
         f"{site}/internal/engine/events",
         headers={"X-Engine-Token": settings.PBX_ENGINE_TOKEN},
         json={
+            "version": CONTRACT_VERSION,
             "events": [
                 {
                     "type": "registered",
@@ -109,7 +111,7 @@ def test_a_device_going_online_flips_its_badge_without_a_reload(
                     "transport": "udp",
                     "user_agent": "desk",
                 }
-            ]
+            ],
         },
     )
 
@@ -210,6 +212,7 @@ def test_an_incoming_call_shows_up_live(site: str, browser: Browser) -> None:
         f"{site}/internal/engine/route-decisions",
         headers={"X-Engine-Token": settings.PBX_ENGINE_TOKEN},
         json={
+            "version": CONTRACT_VERSION,
             "call_id": "live-1",
             "domain": user.tenant.sip_domain,
             "called": "201",
@@ -221,7 +224,8 @@ def test_an_incoming_call_shows_up_live(site: str, browser: Browser) -> None:
         f"{site}/internal/engine/events",
         headers={"X-Engine-Token": settings.PBX_ENGINE_TOKEN},
         json={
-            "events": [{"type": "ringing", "call_id": "live-1", "domain": user.tenant.sip_domain}]
+            "version": CONTRACT_VERSION,
+            "events": [{"type": "ringing", "call_id": "live-1", "domain": user.tenant.sip_domain}],
         },
     )
 

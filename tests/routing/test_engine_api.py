@@ -20,6 +20,9 @@ TOKEN = {"HTTP_X_ENGINE_TOKEN": "development-engine-token"}
 
 
 def ask(body: object, *, token: dict | None = None, raw: str | None = None, query: str = ""):
+    """A route request as the engine sends it (the contract's version added to any object)."""
+    if isinstance(body, dict):
+        body = {"version": 1} | body
     return Client().post(
         URL + query,
         raw if raw is not None else json.dumps(body),
@@ -71,7 +74,13 @@ def test_decision_for_an_extension(alice: User) -> None:
     assert sorted(
         (b["sip_username"], b["start_ms"], b["stop_ms"], b["wake"]) for b in body["branches"]
     ) == sorted([(desk.sip_username, 0, 30000, False), (laptop.sip_username, 0, 30000, False)])
-    assert body["final"] == {"action": "voicemail", "destination": None, "at_ms": 30000}
+    assert body["final"] == {
+        "action": "voicemail",
+        "at_ms": 30000,
+        "mailbox": "201",
+        "greeting": "unavailable",
+    }
+    assert (body["version"], body["cuts"]) == (1, [])
     assert "trace" not in body
     assert (
         "Browser skipped: not registered."
@@ -112,16 +121,26 @@ def test_the_engine_must_authenticate(alice: User, token: dict, status: int, cod
     [
         ("{not json", 400, "malformed_request"),
         ("[1, 2]", 400, "malformed_request"),
-        (json.dumps({"called": "201"}), 400, "invalid"),
-        (json.dumps({"domain": "x.example", "called": 201}), 400, "invalid"),
-        (json.dumps({"domain": "x.example", "called": "201", "active_calls": -1}), 400, "invalid"),
+        (json.dumps({"version": 1, "called": "201"}), 400, "invalid"),
+        (json.dumps({"version": 1, "domain": "x.example", "called": 201}), 400, "invalid"),
         (
-            json.dumps({"domain": "x.example", "called": "201", "active_calls": True}),
+            json.dumps({"version": 1, "domain": "x.example", "called": "201", "active_calls": -1}),
             400,
             "invalid",
         ),
-        (json.dumps({"domain": "x.example", "called": "1" * 33}), 400, "invalid"),
-        (json.dumps({"domain": "x.example", "called": "201", "pad": "x" * 5000}), 413, "too_large"),
+        (
+            json.dumps(
+                {"version": 1, "domain": "x.example", "called": "201", "active_calls": True}
+            ),
+            400,
+            "invalid",
+        ),
+        (json.dumps({"version": 1, "domain": "x.example", "called": "1" * 33}), 400, "invalid"),
+        (
+            json.dumps({"version": 1, "domain": "x.example", "called": "201", "pad": "x" * 5000}),
+            413,
+            "too_large",
+        ),
     ],
 )
 def test_bad_requests(raw: str, status: int, code: str) -> None:
@@ -181,7 +200,12 @@ def test_changes_reach_the_next_decision(tenant) -> None:
             "default_plan": "late",
         },
     )
-    assert ask(body).json()["final"] == {"action": "busy", "destination": None, "at_ms": 60000}
+    assert ask(body).json()["final"] == {
+        "action": "busy",
+        "at_ms": 60000,
+        "mailbox": None,
+        "greeting": "unavailable",
+    }
     tenant_update(tenant=tenant, data={"max_ring_seconds": 30})
     assert ask(body).json()["final"]["at_ms"] == 30000
 
@@ -222,6 +246,7 @@ def test_a_call_is_recorded_when_the_engine_reports_it(alice: User) -> None:
         "/internal/engine/events",
         json.dumps(
             {
+                "version": 1,
                 "events": [
                     {
                         "type": "answered",
@@ -230,7 +255,7 @@ def test_a_call_is_recorded_when_the_engine_reports_it(alice: User) -> None:
                         "contact": contact,
                     },
                     {"type": "ended", "call_id": call_id, "domain": alice.tenant.sip_domain},
-                ]
+                ],
             }
         ),
         content_type="application/json",

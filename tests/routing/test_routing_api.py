@@ -118,8 +118,10 @@ def test_set_own_document_and_simulate_after_hours(
             "start_ms": 0,
             "stop_ms": 25000,
             "wake": False,
+            "after_cut": False,
             "device_id": mobile.pk,
             "sip_username": mobile.sip_username,
+            "user_id": member.pk,
         }
     ]
     assert body["trace"][0].startswith("Tue 2026-11-24 18:05 Europe/Paris")
@@ -396,9 +398,14 @@ def test_dnd_and_forwarding(member: User, member_api: APIClient) -> None:
         "/api/v1/users/me/routing", {"dnd": False, "forward_always": "201"}, format="json"
     )
     dnd_after_refusal = RoutingProfile.objects.get(user=member).dnd
-    forward = member_api.patch(
+    outside = member_api.patch(
         "/api/v1/users/me/routing",
         {"dnd": False, "forward_on_busy": "+33 6 12 34 56 78", "max_concurrent_calls": 1},
+        format="json",
+    )
+    forward = member_api.patch(
+        "/api/v1/users/me/routing",
+        {"dnd": False, "forward_on_busy": "202", "max_concurrent_calls": 1},
         format="json",
     )
     busy = member_api.post(
@@ -414,11 +421,19 @@ def test_dnd_and_forwarding(member: User, member_api: APIClient) -> None:
     assert loop.status_code == 400
     assert loop.json()["fields"]["forward_always"][0]["code"] == "forward_loop"
     assert dnd_after_refusal is True  # the refused PATCH changed nothing
-    assert forward.json()["treatment"]["forward_on_busy"] == "+33612345678"
-    assert (busy["reason"], busy["final"]) == (
-        "busy",
-        {"action": "forward", "destination": "+33612345678", "at_ms": 0},
+    # No trunk yet: an outside number is refused, and nothing changed.
+    assert (outside.status_code, outside.json()["fields"]["forward_on_busy"][0]["code"]) == (
+        400,
+        "no_trunk",
     )
+    assert forward.json()["treatment"]["forward_on_busy"] == "202"
+    # 202 has nothing registered: the forward ends in 202's voicemail at once.
+    assert (busy["reason"], busy["branches"], busy["final"]) == (
+        "busy",
+        [],
+        {"action": "voicemail", "at_ms": 0, "mailbox": "202", "greeting": "unavailable"},
+    )
+    assert "Forwarding to extension 202 (" in " ".join(busy["trace"])
 
 
 def test_routing_of_others(

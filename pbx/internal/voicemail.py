@@ -1,17 +1,14 @@
-"""Internal endpoints the voicemail agent calls (engine token; never public): which mailbox a
-call goes to and its greeting, and the deposit of a recording."""
+"""The voicemail agent's calls into Django (engine token; never public): which mailbox a call
+goes to and its greeting, and the deposit of a recording."""
 
-import json
 from urllib.parse import unquote
 
 from django.http import FileResponse, HttpRequest, JsonResponse
 from django.http.response import HttpResponseBase
 from django.urls import reverse
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
 
 from pbx.directory.models import Extension
-from pbx.engine.http import engine_authorised, engine_error
+from pbx.engine.http import engine_endpoint, engine_error
 from pbx.errors import Conflict
 from routing.decisions import caller_identity
 from voicemail.domain.audio import AudioInvalid, duration_ms, read_wav, resample, wav_bytes
@@ -20,6 +17,7 @@ from voicemail.selectors import mailbox_for_extension
 from voicemail.services import voicemail_deposit
 
 MAX_DEPOSIT = 8000 * 2 * 3600 + 1024  # one hour of 8 kHz 16-bit PCM
+SESSION_MAX_BODY = 4096
 
 
 def _extension(domain: str, number: str) -> Extension | None:
@@ -30,16 +28,12 @@ def _extension(domain: str, number: str) -> Extension | None:
     )
 
 
-@csrf_exempt
-@require_POST
-def session_view(request: HttpRequest) -> JsonResponse:
-    if not engine_authorised(request):
-        return engine_error(401, "not_authenticated", "Missing or wrong engine token.")
+@engine_endpoint(max_body=SESSION_MAX_BODY)
+def session_view(request: HttpRequest, payload: dict[str, object]) -> JsonResponse:
     try:
-        body = json.loads(request.body)
-        domain, number = str(body["domain"])[:253], str(body["extension"])[:32]
-        reason = str(body.get("reason", "unavailable"))
-    except (ValueError, KeyError, TypeError):
+        domain, number = str(payload["domain"])[:253], str(payload["extension"])[:32]
+        reason = str(payload.get("reason", "unavailable"))
+    except KeyError:
         return engine_error(400, "malformed_request", "Send domain, extension and reason.")
     extension = _extension(domain, number)
     if extension is None:
@@ -65,10 +59,8 @@ def session_view(request: HttpRequest) -> JsonResponse:
     )
 
 
-@require_GET
+@engine_endpoint(method="GET", max_body=0, json_body=False)
 def greeting_view(request: HttpRequest, mailbox_id: int, kind: str) -> HttpResponseBase:
-    if not engine_authorised(request):
-        return engine_error(401, "not_authenticated", "Missing or wrong engine token.")
     mailbox = Mailbox.objects.filter(pk=mailbox_id).first()
     field = getattr(mailbox, f"greeting_{kind}", None) if mailbox else None
     if not field:
@@ -76,18 +68,13 @@ def greeting_view(request: HttpRequest, mailbox_id: int, kind: str) -> HttpRespo
     return FileResponse(field.open("rb"), content_type="audio/wav")
 
 
-@csrf_exempt
-@require_POST
+@engine_endpoint(max_body=MAX_DEPOSIT, json_body=False)
 def deposit_view(request: HttpRequest) -> JsonResponse:
     """Body: the WAV; headers name the mailbox (domain + extension) and the call. Delivering
     the same call twice answers 200 with the message already there (201 the first time)."""
-    if not engine_authorised(request):
-        return engine_error(401, "not_authenticated", "Missing or wrong engine token.")
     # Read the stream ourselves: `request.body` stops at DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB,
-    # under three minutes of audio), and a refused deposit would be a lost message.
-    declared = request.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > MAX_DEPOSIT:
-        return engine_error(413, "too_large", "A deposit is at most one hour of audio.")
+    # under three minutes of audio), and a refused deposit would be a lost message. (The guard
+    # has already refused a declared length over MAX_DEPOSIT.)
     wav = request.read(MAX_DEPOSIT + 1)
     if len(wav) > MAX_DEPOSIT:
         return engine_error(413, "too_large", "A deposit is at most one hour of audio.")
