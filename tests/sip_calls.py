@@ -382,9 +382,11 @@ def voicemail_caller_scenario(
     )
 
 
-NOTIFY_RECEIVER = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="a phone waiting for its message lamp">
-  <recv request="NOTIFY"/>
+def answering(method: str, name: str) -> str:
+    """A peer that answers one out-of-dialog `method` request with 200 OK."""
+    return f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="{name}">
+  <recv request="{method}"/>
   <send><![CDATA[
 
       SIP/2.0 200 OK
@@ -398,3 +400,6 @@ NOTIFY_RECEIVER = """<?xml version="1.0" encoding="ISO-8859-1" ?>
   ]]></send>
 </scenario>
 """
+
+
+NOTIFY_RECEIVER = answering("NOTIFY", "a phone waiting for its message lamp")

@@ -12,6 +12,10 @@ from dataclasses import dataclass, replace
 
 from routing.domain.trace import TraceEvent
 
+# The engine's transaction holds at most 30 branches (Kamailio's max_branches, its ceiling), and a
+# call may need one placeholder per stretch where nothing rings: 2 x 14 + 1 fits.
+MAX_BRANCHES_PER_CALL = 14
+
 
 @dataclass(frozen=True, slots=True)
 class Branch:
@@ -32,6 +36,10 @@ def settle(
     """(branches the engine can carry out, cut times), both sorted."""
     merged = _one_interval_per_device([b for b in branches if b.stop > b.start])
     merged = [replace(b, stop=min(b.stop, final_at)) for b in merged]
+    merged.sort(key=lambda b: (b.start, b.stop, b.device_id))
+    for dropped in merged[MAX_BRANCHES_PER_CALL:]:
+        trace.append(("too_many", (dropped.label, MAX_BRANCHES_PER_CALL)))
+    merged = merged[:MAX_BRANCHES_PER_CALL]
     while True:
         stops = sorted({b.stop for b in merged if b.stop < final_at})
         blocked = next(
@@ -56,18 +64,17 @@ def settle(
 
 
 def _one_interval_per_device(branches: list[Branch]) -> list[Branch]:
-    """A device reached twice (two colleagues' plans, a forward chain) rings once, over both
-    intervals: forking the same contact twice in one call would be refused as a loop."""
-    by_device: dict[int, Branch] = {}
-    for branch in branches:
-        seen = by_device.get(branch.device_id)
-        if seen is None:
-            by_device[branch.device_id] = branch
-        else:
-            by_device[branch.device_id] = replace(
-                seen,
-                start=min(seen.start, branch.start),
-                stop=max(seen.stop, branch.stop),
-                wake=seen.wake and branch.wake,
+    """A device reached twice at overlapping times (two colleagues' plans, a forward chain)
+    rings once, over both intervals: forking the same contact twice at once would be refused as
+    a loop. Rung again after a gap (a replace stage took it off, a later stage brings it back)
+    it is a branch of its own: its first branch has ended by then."""
+    merged: list[Branch] = []
+    for branch in sorted(branches, key=lambda b: (b.device_id, b.start, b.stop)):
+        last = merged[-1] if merged else None
+        if last is not None and last.device_id == branch.device_id and branch.start <= last.stop:
+            merged[-1] = replace(
+                last, stop=max(last.stop, branch.stop), wake=last.wake and branch.wake
             )
-    return list(by_device.values())
+        else:
+            merged.append(branch)
+    return merged

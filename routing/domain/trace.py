@@ -25,6 +25,7 @@ _MESSAGES = {
         "{0} rings on until {1} s: {2} rings across {3} s, and a phone cannot be stopped while"
         " another rings on in the same call."
     ),
+    "too_many": "{0} not rung: a call rings at most {1} branches.",
     "cap": "Ring time capped at {0} s by the organisation: stages from {1} on are dropped.",
     "external_skipped": (
         "{0} skipped: calls to outside numbers need a trunk, and none is available yet."

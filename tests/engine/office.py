@@ -8,6 +8,7 @@ from pathlib import Path
 
 from devices import services
 from devices.models import Device, Registration
+from devices.services import IssuedCredentials
 from pbx.directory.models import User
 from pbx.engine.process import EngineProcess, free_port
 from tests import sip_calls as sip
@@ -55,18 +56,21 @@ class Office:
         peer = sip.start_device(
             self.engine, self.workdir, label, sip.device_scenario(behaviour, **options)
         )
+        self._register(issued, peer.port, django_up=django_up)
+        return peer
+
+    def _register(self, issued: IssuedCredentials, port: int, *, django_up: bool = True) -> None:
         registered = sip.register_contact(
             self.engine,
             self.workdir,
             username=issued.device.sip_username,
             domain=self.domain,
             secret=issued.secret,
-            contact_port=peer.port,
+            contact_port=port,
         )
         assert registered.ok, registered.output
         if django_up:
             wait_for(lambda: Registration.objects.filter(device=issued.device).exists())
-        return peer
 
     def colleague(self, number: str, name: str) -> User:
         person: User = UserFactory(tenant=self.tenant, full_name=name)
@@ -84,16 +88,7 @@ class Office:
             port = sink.getsockname()[1]
         else:
             port = free_port()
-        registered = sip.register_contact(
-            self.engine,
-            self.workdir,
-            username=issued.device.sip_username,
-            domain=self.domain,
-            secret=issued.secret,
-            contact_port=port,
-        )
-        assert registered.ok, registered.output
-        wait_for(lambda: Registration.objects.filter(device=issued.device).exists())
+        self._register(issued, port)
         return issued.device.pk
 
     def call(self, *, expect: int = 200) -> tuple[sip.SippResult, float]:

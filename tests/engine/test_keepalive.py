@@ -25,22 +25,7 @@ INTERVAL, TIMEOUT = 2, 6  # seconds: ping every 2 s, drop after 6 s without an a
 # usrloc marks a silent contact to expire 10 s later, on its timer: the bound it promises.
 DROPPED_WITHIN = TIMEOUT + 10 + 2 * INTERVAL
 
-ANSWERS_PINGS = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="a phone that answers the engine's pings">
-  <recv request="OPTIONS"/>
-  <send><![CDATA[
-
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-
-  ]]></send>
-</scenario>
-"""
+ANSWERS_PINGS = sip.answering("OPTIONS", "a phone that answers the engine's pings")
 
 
 @pytest.fixture

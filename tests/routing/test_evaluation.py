@@ -1,5 +1,6 @@
 """The classic patterns, and the invariants of every decision (hypothesis)."""
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given, settings
@@ -530,8 +531,14 @@ def test_decision_invariants(scenario) -> None:
         assert 0 <= branch.start < branch.stop <= decision.final_at
     if decision.branches:
         assert decision.final_at == max(b.stop for b in decision.branches)
-    # A device rings once per call.
-    assert len({b.device_id for b in decision.branches}) == len(decision.branches)
+    # A device never rings twice at the same time.
+    by_device: dict = {}
+    for branch in decision.branches:
+        by_device.setdefault(branch.device_id, []).append((branch.start, branch.stop))
+    for intervals in by_device.values():
+        intervals.sort()
+        for (_, stop), (start, _) in itertools.pairwise(intervals):
+            assert stop < start
     # Every early stop is a cut, and nothing rings across a cut (what the engine can do).
     assert decision.cuts == tuple(sorted({b.stop for b in decision.branches} - {decision.final_at}))
     for cut in decision.cuts:
@@ -555,3 +562,18 @@ def test_decision_invariants(scenario) -> None:
         assert (decision.branches, decision.reason) == ((), "dnd")
     # The trace always renders.
     assert all(isinstance(line, str) and line for line in decision.trace_lines())
+
+
+def test_a_call_rings_at_most_what_the_engine_can_fork() -> None:
+    many = tuple(DeviceInfo(n, "softphone", f"S{n}", f"s{n}") for n in range(1, 21))
+    document = only([stage(10, kind("softphone"))], {"action": "busy"})
+
+    decision = evaluate(
+        profile(document, devices=many),
+        IncomingCall(""),
+        TUESDAY_MORNING,
+        LiveState(frozenset(range(1, 21))),
+    )
+
+    assert [b.device_id for b in decision.branches] == list(range(1, 15))
+    assert "S15 not rung: a call rings at most 14 branches." in decision.trace_lines()
