@@ -36,7 +36,7 @@ class ContractError(ValueError):
 
 def check_version(raw: Mapping[str, Any]) -> None:
     version = raw.get("version")
-    if version != CONTRACT_VERSION:
+    if isinstance(version, bool) or version != CONTRACT_VERSION:
         raise ContractError(
             "contract_version",
             f"The engine speaks contract version {version!r}; Django speaks {CONTRACT_VERSION}.",
@@ -85,8 +85,9 @@ def parse_route_request(raw: Any) -> RouteRequest:
         domain=_text(raw, "domain", 253, required=True).lower(),
         called=_text(raw, "called", 32, required=True),
         caller=_text(raw, "caller", 64),
-        caller_name=_text(raw, "caller_name", 128),
-        call_id=_text(raw, "call_id", 255),
+        # What a caller's phone puts there must not cost the call its decision: cut, not refused.
+        caller_name=_clip(raw, "caller_name", 128),
+        call_id=_clip(raw, "call_id", 255),
         active_calls=_count(raw, "active_calls", 1000),
     )
 

@@ -277,9 +277,18 @@ def register_rows() -> list[LoadResult]:
             )
             results.append(LoadResult("REGISTER digest: Kamailio alone (memory)", rate, ratio))
         finally:
-            alone.terminate()
-            alone.wait(timeout=10)
+            stop(alone)
     return results
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop a process the bench started; one still busy after 10 s is killed."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _uas(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
@@ -393,7 +402,6 @@ def call_rows() -> list[LoadResult]:
             )
             results.append(LoadResult("calls: Kamailio alone (memory lookup)", rate, ratio))
         finally:
-            alone.terminate()
-            alone.wait(timeout=10)
+            stop(alone)
             uas.terminate()
     return results

@@ -185,7 +185,8 @@
     if (!result.ok) { out.textContent = (result.data && result.data.detail) || "The test failed."; return; }
     const d = result.data;
     const rows = d.branches.map((b) => `<tr><td>${escapeHtml(b.label)}</td><td>${b.start_ms / 1000} s</td><td>${b.stop_ms / 1000} s</td><td>${b.wake ? "push first" : ""}</td></tr>`).join("");
-    out.innerHTML = `<p>Plan <strong>${escapeHtml(d.plan || "")}</strong>; then <strong>${escapeHtml(d.final.action)}</strong> at ${d.final.at_ms / 1000} s.</p>
+    const finalText = d.final.action === "voicemail" && d.final.mailbox ? `voicemail of ${d.final.mailbox}` : d.final.action;
+    out.innerHTML = `<p>Plan <strong>${escapeHtml(d.plan || "")}</strong>; then <strong>${escapeHtml(finalText)}</strong> at ${d.final.at_ms / 1000} s.</p>
       <table class="list"><thead><tr><th>Rings</th><th>From</th><th>Until</th><th></th></tr></thead><tbody>${rows}</tbody></table>
       <ol class="trace" aria-label="Why">${(d.trace || []).map((line) => `<li>${escapeHtml(line)}</li>`).join("")}</ol>`;
   });
