@@ -8,6 +8,7 @@ Ctrl-C.
 """
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -82,7 +83,8 @@ def choose_environment() -> dict[str, str]:
             "[run] Redis unreachable: FALLING BACK to in-process tasks, "
             "local-memory cache and channel layer"
         )
-    print(f"[run] database: {env['DATABASE_URL']}")
+    shown = re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", env["DATABASE_URL"])  # no secrets
+    print(f"[run] database: {shown}")
     print(f"[run] redis:    {env['REDIS_URL'] or '(none)'}")
     return env
 
