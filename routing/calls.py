@@ -121,15 +121,14 @@ def _announce_ringing(call: Call, event: CallEvent, now: datetime) -> set[str]:
 def _record_answer(call: Call, event: CallEvent, now: datetime) -> set[str]:
     # The answering device may be a colleague's (an extension target, a forward): any device
     # of the organisation registered at that contact.
-    registration = (
+    call.answered_device_id = (
         Registration.objects.filter(
             device__tenant_id=call.tenant_id, contact__in=[event.contact, event.reply_contact]
         )
-        .select_related("device")
+        .values_list("device_id", flat=True)
         .first()
     )
     call.answered_at = now
-    call.answered_device = registration.device if registration else None
     return {"answered_at", "answered_device"}
 
 
@@ -150,12 +149,19 @@ def _cancel_wakes(reason: str | None) -> Callable[[Call, CallEvent, datetime], s
 def _announce(type_: str, **extra: object) -> Callable[[Call, CallEvent, datetime], set[str]]:
     def announce(call: Call, event: CallEvent, now: datetime) -> set[str]:
         data: dict[str, object] = {"call_id": call.call_id, **extra}
-        if type_ == "call.answered":
-            data["device_id"] = call.answered_device_id
         send_event_on_commit(user_ids=[call.callee_id], type=type_, data=data)
         return set()
 
     return announce
+
+
+def _announce_answered(call: Call, event: CallEvent, now: datetime) -> set[str]:
+    send_event_on_commit(
+        user_ids=[call.callee_id],
+        type="call.answered",
+        data={"call_id": call.call_id, "device_id": call.answered_device_id},
+    )
+    return set()
 
 
 def _record_end(call: Call, event: CallEvent, now: datetime) -> set[str]:
@@ -173,7 +179,7 @@ _EFFECTS: dict[Effect, Callable[[Call, CallEvent, datetime], set[str]]] = {
     Effect.RECORD_ANSWER: _record_answer,
     Effect.CANCEL_WAKES_ANSWERED: _cancel_wakes("answered_elsewhere"),
     Effect.CANCEL_WAKES_UNANSWERED: _cancel_wakes(None),
-    Effect.ANNOUNCE_ANSWERED: _announce("call.answered"),
+    Effect.ANNOUNCE_ANSWERED: _announce_answered,
     Effect.ANNOUNCE_MISSED: _announce("call.missed"),
     Effect.ANNOUNCE_VOICEMAIL: _announce("call.missed", voicemail=True),
     Effect.RECORD_END: _record_end,

@@ -1,7 +1,6 @@
 """What the engine reports, handed to the app that owns each event type (one handler each)."""
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -31,16 +30,6 @@ def _registration(event: RegistrationEvent, now: datetime) -> bool:
     return seen is not None
 
 
-def _call(event: CallEvent, now: datetime) -> bool:
-    return call_event_apply(event=event, now=now)
-
-
-HANDLERS: dict[type, Callable[[Any, datetime], bool]] = {
-    RegistrationEvent: _registration,
-    CallEvent: _call,
-}
-
-
 @transaction.atomic
 def event_batch_apply(*, raw_events: list[Any], now: datetime) -> BatchOutcome:
     """Apply a batch in order. One malformed event is skipped and counted; it never loses the
@@ -54,9 +43,8 @@ def event_batch_apply(*, raw_events: list[Any], now: datetime) -> BatchOutcome:
             logger.warning("engine sent an invalid event: %s", exc)
             continue
         accepted += 1
-        known = HANDLERS[type(event)](event, now)
         if isinstance(event, CallEvent):
-            known_calls += known
+            known_calls += call_event_apply(event=event, now=now)
         else:
-            known_devices += known
+            known_devices += _registration(event, now)
     return BatchOutcome(accepted, rejected, known_devices, known_calls)

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from routing.domain.evaluation import (
     Colleague,
     CompiledRouting,
+    Decision,
     DeviceInfo,
     IncomingCall,
     LiveState,
@@ -242,6 +243,18 @@ def bob(document: dict, *, treatment: Treatment = NO_TREATMENT) -> Colleague:
     )
 
 
+def call_201(document: dict, colleague: Colleague) -> Decision:
+    """A call to 201 (the profile's owner) on Tuesday morning, Bob answering 202."""
+    return evaluate(
+        profile(document),
+        IncomingCall(""),
+        TUESDAY_MORNING,
+        ALL_LIVE,
+        extension="201",
+        colleagues={"202": colleague}.get,
+    )
+
+
 def only(plan_stages: list, final: dict) -> dict:
     return {
         "plans": [{"name": "p", "stages": plan_stages, "final": final}],
@@ -262,14 +275,7 @@ def test_an_extension_rings_the_colleagues_devices_per_their_plan_and_outside_nu
     )
     colleague = bob(only([stage(5, device(21)), stage(30, device(21))], {"action": "busy"}))
 
-    decision = evaluate(
-        profile(document),
-        IncomingCall(""),
-        TUESDAY_MORNING,
-        ALL_LIVE,
-        extension="201",
-        colleagues={"202": colleague}.get,
-    )
+    decision = call_201(document, colleague)
 
     assert [(b.device_id, b.user_id, b.start, b.stop) for b in decision.branches] == [
         (1, 1, 0, 20),
@@ -296,14 +302,7 @@ def test_an_extension_in_do_not_disturb_rings_nothing() -> None:
         only([stage(10, device(21))], {"action": "busy"}), treatment=Treatment(dnd=True)
     )
 
-    decision = evaluate(
-        profile(document),
-        IncomingCall(""),
-        TUESDAY_MORNING,
-        ALL_LIVE,
-        extension="201",
-        colleagues={"202": colleague}.get,
-    )
+    decision = call_201(document, colleague)
 
     assert rings(decision) == [(1, 0, 10, False)]
     assert "Extension 202 (Bob) rings none of their devices now." in decision.trace_lines()
@@ -313,14 +312,7 @@ def test_a_forward_follows_the_colleagues_whole_routing() -> None:
     document = only([stage(10, device(1))], {"action": "forward", "destination": "202"})
     colleague = bob(only([stage(15, device(21))], {"action": "voicemail"}))
 
-    decision = evaluate(
-        profile(document),
-        IncomingCall(""),
-        TUESDAY_MORNING,
-        ALL_LIVE,
-        extension="201",
-        colleagues={"202": colleague}.get,
-    )
+    decision = call_201(document, colleague)
 
     assert rings(decision) == [(1, 0, 10, False), (21, 10, 25, False)]
     assert decision.cuts == (10,)
