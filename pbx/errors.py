@@ -36,3 +36,13 @@ class FieldErrors(DomainError):
     def __init__(self, errors: dict[str, list[tuple[str, str]]], *, prefix: str = "") -> None:
         super().__init__("The request has invalid fields.", code="invalid")
         self.errors = {f"{prefix}{path}": items for path, items in errors.items()}
+
+
+class TooManyAttempts(DomainError):
+    """Refused for a while after too many failures; retry in `retry_after` seconds. 429."""
+
+    code = "too_many_attempts"
+
+    def __init__(self, detail: str, *, retry_after: int, code: str | None = None) -> None:
+        super().__init__(detail, code=code)
+        self.retry_after = retry_after

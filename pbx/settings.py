@@ -46,7 +46,7 @@ ALLOWED_HOSTS = env.list(
 CSRF_TRUSTED_ORIGINS = env.list("PBX_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "pbx.accounts.admin_config.StaffAdminConfig",  # django.contrib.admin, with the second factor
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -57,7 +57,11 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "pbx.directory",
+    "pbx.accounts",
     "pbx.tokens",
     "devices",
     "routing",
@@ -73,6 +77,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): second factor passed
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -176,11 +181,22 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {
         "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
-        "OPTIONS": {"min_length": 10},
+        "OPTIONS": {"min_length": env.int("PBX_PASSWORD_MIN_LENGTH", default=12)},
     },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Sign-in lockout (pbx/accounts): every surface (API, portal, admin) counts failures (wrong
+# password, wrong second-factor code, unknown account alike) per account and per address.
+PBX_LOGIN_ACCOUNT_FAILURES = env.int("PBX_LOGIN_ACCOUNT_FAILURES", default=5)
+PBX_LOGIN_ADDRESS_FAILURES = env.int("PBX_LOGIN_ADDRESS_FAILURES", default=20)
+PBX_LOGIN_FAILURE_WINDOW = env.int("PBX_LOGIN_FAILURE_WINDOW", default=15 * 60)
+PBX_LOGIN_LOCK_SECONDS = env.int("PBX_LOGIN_LOCK_SECONDS", default=60)
+PBX_LOGIN_MAX_LOCK_SECONDS = env.int("PBX_LOGIN_MAX_LOCK_SECONDS", default=3600)
+PBX_LOGIN_LOCK_MEMORY = env.int("PBX_LOGIN_LOCK_MEMORY", default=24 * 3600)
+PBX_LOGIN_KNOWN_ADDRESS_SECONDS = env.int("PBX_LOGIN_KNOWN_ADDRESS_SECONDS", default=30 * 24 * 3600)
+# Second factor (django-otp): the name authenticator apps show next to the account.
+OTP_TOTP_ISSUER = env.str("PBX_OTP_ISSUER", default="PBX")
 SESSION_COOKIE_AGE = env.int("PBX_SESSION_COOKIE_AGE", default=8 * 3600)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = IS_PRODUCTION
@@ -253,7 +269,7 @@ STATIC_ROOT = env.path("PBX_STATIC_ROOT", default=BASE_DIR / "var" / "static")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "pbx.tokens.authentication.BearerTokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "pbx.accounts.authentication.VerifiedSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],

@@ -4,6 +4,7 @@ from django.contrib.staticfiles.urls import staticfiles_urlpatterns
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 from django.views.defaults import page_not_found, server_error
+from django.views.generic import RedirectView
 
 from pbx import health
 from pbx.api.errors import not_found_view, server_error_view
@@ -22,12 +23,19 @@ def favicon(request: HttpRequest) -> HttpResponse:
     return response
 
 
+API_AUTH = [
+    path("login/", RedirectView.as_view(pattern_name="portal:login", query_string=True), name="login"),
+    path("logout/", RedirectView.as_view(pattern_name="portal:logout"), name="logout"),
+]
+
 urlpatterns = [
     path("favicon.ico", favicon),
     path("admin/", admin.site.urls),
     path("portal/", include("pbx.portal.urls")),
     path("api/v1/", include("pbx.api.urls")),
-    path("api-auth/", include("rest_framework.urls", namespace="rest_framework")),
+    # The browsable API's sign-in links lead to the portal's (lockout, second factor): no
+    # second way in with a password alone.
+    path("api-auth/", include((API_AUTH, "rest_framework"), namespace="rest_framework")),
     path("health/", health.health, name="health"),
     path("health/live", health.live, name="health-live"),
     # Internal engine API: never exposed publicly (deploy/production/nginx blocks /internal/).

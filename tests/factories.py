@@ -1,7 +1,13 @@
 """Factories for tests. Devices are made through the real service so credentials are real."""
 
+import time
+
 import factory
+from django.test import Client
 from django.utils import timezone
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from factory.django import DjangoModelFactory
 
 from devices import services as device_services
@@ -81,3 +87,28 @@ class CallFactory(DjangoModelFactory[Call]):
 
 def make_device(user: User, kind: str = Device.Kind.SOFTPHONE, label: str = "Laptop") -> Device:
     return device_services.device_create(user=user, kind=kind, label=label).device
+
+
+def totp_device(user: User) -> TOTPDevice:
+    """A confirmed authenticator app for `user` (the second factor staff and tenant admins
+    must have)."""
+    return TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=True)
+
+
+def totp_code(device: TOTPDevice, *, steps: int = 0) -> str:
+    """The code the authenticator shows now (or `steps` time steps away: django-otp accepts
+    one step either side, and each step only once)."""
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = time.time() + steps * device.step
+    return f"{totp.token():0{device.digits}d}"
+
+
+def verified_login(client: Client, user: User) -> TOTPDevice:
+    """Sign `client` in as `user` with the second factor passed, as the sign-in pages leave
+    a session (force_login alone is a session that skipped it)."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or totp_device(user)
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return device

@@ -14,7 +14,7 @@ from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from pbx.errors import Conflict, DomainError, FieldErrors, Unauthenticated
+from pbx.errors import Conflict, DomainError, FieldErrors, TooManyAttempts, Unauthenticated
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +73,14 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response:
         }
         return Response(
             _body("invalid", exc.detail, all_fields), status=status.HTTP_400_BAD_REQUEST
+        )
+    if isinstance(exc, TooManyAttempts):
+        body = _body(exc.code, exc.detail)
+        body["retry_after"] = exc.retry_after
+        return Response(
+            body,
+            status=status.HTTP_429_TOO_MANY_REQUESTS,
+            headers={"Retry-After": str(exc.retry_after)},
         )
     if isinstance(exc, DomainError):
         fields = {exc.field: [{"code": exc.code, "detail": exc.detail}]} if exc.field else None

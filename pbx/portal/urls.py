@@ -1,19 +1,21 @@
+from functools import partial
+
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from pbx.accounts import views as sign_in_views
 from pbx.portal import views
 
 app_name = "portal"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("login/", partial(sign_in_views.password_step, surface=views.SURFACE), name="login"),
+    path("login/code", partial(sign_in_views.code_step, surface=views.SURFACE), name="login-code"),
     path(
-        "login/",
-        auth_views.LoginView.as_view(
-            template_name="portal/login.html", redirect_authenticated_user=True
-        ),
-        name="login",
+        "login/enrol", partial(sign_in_views.enrol_step, surface=views.SURFACE), name="login-enrol"
     ),
+    path("security/", views.security, name="security"),
     path("logout/", auth_views.LogoutView.as_view(next_page="portal:login"), name="logout"),
     path("devices/", views.devices, name="devices"),
     path("devices/add", views.device_add, name="device-add"),

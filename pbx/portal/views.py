@@ -10,15 +10,18 @@ from typing import Any
 import segno
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect, render, resolve_url
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from devices import selectors as device_selectors
 from devices import services as device_services
 from devices.models import Device, Registration
+from pbx.accounts import second_factor
+from pbx.accounts import views as sign_in_views
 from pbx.directory.models import User
 from pbx.errors import DomainError
 from routing.models import Call, RoutingProfile, Schedule
@@ -28,14 +31,40 @@ from voicemail import selectors as voicemail_selectors
 from voicemail.selectors import mailbox_counts
 
 
+SURFACE = sign_in_views.Surface(
+    name="portal",
+    password_template="portal/login.html",
+    code_template="portal/sign_in_code.html",
+    enrol_template="portal/sign_in_enrol.html",
+    codes_template="portal/recovery_codes.html",
+    settings_template="portal/security.html",
+    home="portal:home",
+    login_url="portal:login",
+    code_url="portal:login-code",
+    enrol_url="portal:login-enrol",
+)
+
+
+def _second_factor_missing(request: HttpRequest, user: User) -> bool:
+    if second_factor.session_verified(request):
+        return False
+    return second_factor.second_factor_enrolled(user) or second_factor.second_factor_required(
+        user
+    )
+
+
 def portal_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Signed-in people of an organisation only (platform staff use the admin)."""
+    """Signed-in people of an organisation only (platform staff use the admin), past the
+    second factor when they have one or must have one (a session signed in before it was
+    required goes back through the sign-in steps)."""
 
     @login_required
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not isinstance(request.user, User) or request.user.tenant_id is None:
             raise Http404
+        if _second_factor_missing(request, request.user):
+            return redirect_to_login(request.get_full_path(), resolve_url("portal:login"))
         return view(request, *args, **kwargs)
 
     return wrapped
@@ -251,3 +280,9 @@ def schedules(request: HttpRequest) -> HttpResponse:
             "page": "schedules",
         },
     )
+
+
+@portal_page
+def security(request: HttpRequest) -> HttpResponse:
+    """Two-step sign-in: set up (optional for members), new recovery codes, turn off."""
+    return sign_in_views.second_factor_settings(request, surface=SURFACE)

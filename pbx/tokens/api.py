@@ -2,9 +2,9 @@
 
 from typing import Any
 
-from django.contrib.auth import authenticate, logout
+from django.contrib.auth import logout
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
@@ -12,13 +12,49 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from pbx.accounts.sign_in import api_sign_in
 from pbx.api.permissions import acting_user
 from pbx.api.serializers import validated_input
 from pbx.api.views import ResourceViewSet
 from pbx.errors import Unauthenticated
 from pbx.tokens import services
 from pbx.tokens.models import AccessToken, ApiSession
-from pbx.tokens.serializers import ApiSessionOutput, LoginInput, RefreshInput, TokenPairOutput
+from pbx.tokens.serializers import (
+    ApiSessionOutput,
+    ErrorOutput,
+    LockedOutput,
+    LoginInput,
+    RefreshInput,
+    TokenPairOutput,
+)
+
+_SIGN_IN_REFUSED = OpenApiResponse(
+    ErrorOutput,
+    description=(
+        "`invalid_credentials`: wrong e-mail or password (an unknown e-mail gets the same "
+        "answer); `otp_required`: the account uses a second factor, send `otp`; "
+        "`otp_invalid`: the code is wrong or already used; `otp_enrolment_required`: a tenant "
+        "admin or platform admin who has not set up a second factor yet (portal, Security); "
+        "`tenant_suspended`."
+    ),
+    examples=[
+        OpenApiExample(
+            "otp_required",
+            value={
+                "code": "otp_required",
+                "detail": "Enter the code from your authenticator app (field `otp`).",
+            },
+        )
+    ],
+)
+_SIGN_IN_LOCKED = OpenApiResponse(
+    LockedOutput,
+    description=(
+        "`login_locked`: too many failures for this account (from any address) or from this "
+        "address (for any account); `throttled`: too many requests from this address. "
+        "`Retry-After` says when to try again; wrong codes count as failures too."
+    ),
+)
 
 
 def _pair(pair: services.TokenPair) -> dict[str, Any]:
@@ -34,7 +70,8 @@ def _pair(pair: services.TokenPair) -> dict[str, Any]:
 
 
 class TokenCreateView(APIView):
-    """Sign in with e-mail and password; get an access token and a refresh token."""
+    """Sign in with e-mail and password (and `otp`, for accounts with a second factor); get an
+    access token and a refresh token. Failures lock the account and the address for a while."""
 
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
@@ -43,20 +80,23 @@ class TokenCreateView(APIView):
 
     @extend_schema(
         request=LoginInput,
-        responses={201: TokenPairOutput},
+        responses={201: TokenPairOutput, 401: _SIGN_IN_REFUSED, 429: _SIGN_IN_LOCKED},
         auth=[],
         operation_id="auth_tokens_create",
     )
     def post(self, request: Request) -> Response:
         data = validated_input(LoginInput, request)
-        user = authenticate(request, username=data["email"], password=data["password"])
-        if user is None:
-            raise Unauthenticated("Wrong e-mail or password.", code="invalid_credentials")
+        user = api_sign_in(
+            request=request._request,
+            email=data["email"],
+            password=data["password"],
+            otp=data["otp"],
+        )
         tenant = getattr(user, "tenant", None)
         if tenant is not None and not tenant.is_active:
             raise Unauthenticated("This organisation is suspended.", code="tenant_suspended")
         pair = services.api_session_open(
-            user=user,  # type: ignore[arg-type]
+            user=user,
             client_name=data["client_name"],
             user_agent=request.headers.get("User-Agent", ""),
         )

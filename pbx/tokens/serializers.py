@@ -13,6 +13,17 @@ class LoginInput(StrictSerializer):
         default="",
         help_text="Shown in the session list, e.g. 'iPhone of Ana'.",
     )
+    otp = serializers.CharField(
+        max_length=32,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=(
+            "Second factor, for accounts that use one (always tenant admins and platform "
+            "staff): the 6-digit code of the authenticator app, or a recovery code (each "
+            "works once). Missing: 401 `otp_required`; wrong: 401 `otp_invalid`."
+        ),
+    )
 
 
 class RefreshInput(StrictSerializer):
@@ -49,3 +60,12 @@ class ApiSessionOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
 
     def get_current(self, session: ApiSession) -> bool:
         return bool(self.context.get("current_session_id") == session.pk)
+
+
+class ErrorOutput(serializers.Serializer):  # type: ignore[type-arg]
+    code = serializers.CharField()
+    detail = serializers.CharField()
+
+
+class LockedOutput(ErrorOutput):
+    retry_after = serializers.IntegerField(help_text="Seconds until sign-in is possible again.")

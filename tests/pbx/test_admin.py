@@ -9,7 +9,13 @@ from pbx.tokens.models import ApiSession
 from pbx.tokens.services import api_session_open
 from routing.domain.documents import default_document
 from routing.services import routing_template_assign, routing_template_create, schedule_create
-from tests.factories import ExtensionFactory, PhoneNumberFactory, UserFactory, make_device
+from tests.factories import (
+    ExtensionFactory,
+    PhoneNumberFactory,
+    UserFactory,
+    make_device,
+    verified_login,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -17,7 +23,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def staff_client() -> Client:
     client = Client()
-    client.force_login(User.objects.create_superuser("staff@pbx.test", "long-staff-password"))
+    verified_login(client, User.objects.create_superuser("staff@pbx.test", "long-staff-password"))
     return client
 
 
