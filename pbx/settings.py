@@ -197,6 +197,10 @@ PBX_LOGIN_LOCK_MEMORY = env.int("PBX_LOGIN_LOCK_MEMORY", default=24 * 3600)
 PBX_LOGIN_KNOWN_ADDRESS_SECONDS = env.int("PBX_LOGIN_KNOWN_ADDRESS_SECONDS", default=30 * 24 * 3600)
 # Second factor (django-otp): the name authenticator apps show next to the account.
 OTP_TOTP_ISSUER = env.str("PBX_OTP_ISSUER", default="PBX")
+# django-otp's own per-device delay is off: it refuses even the right code, silently, for a
+# while after a wrong one. Wrong codes count in the sign-in lockout above instead.
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
 SESSION_COOKIE_AGE = env.int("PBX_SESSION_COOKIE_AGE", default=8 * 3600)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = IS_PRODUCTION
