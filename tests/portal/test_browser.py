@@ -13,7 +13,14 @@ from pbx.engine.contract import CONTRACT_VERSION
 from pbx.tokens.models import ApiSession
 from pbx.tokens.services import api_session_open
 from routing.models import RoutingProfile
-from tests.factories import CallFactory, ExtensionFactory, TenantFactory, UserFactory
+from tests.factories import (
+    CallFactory,
+    ExtensionFactory,
+    TenantFactory,
+    UserFactory,
+    totp_code,
+    totp_device,
+)
 from tests.portal.conftest import Browser, log_in
 from voicemail import selectors as voicemail_selectors
 from voicemail import services as voicemail_services
@@ -154,6 +161,7 @@ def test_offboard_a_user_in_the_admin_revokes_every_credential(site: str, browse
     staff = UserFactory(tenant=None, role="platform_admin")
     staff.set_password(PASSWORD)
     staff.save()
+    authenticator = totp_device(staff)
     user, _, mobile = person()
     bindings.push_binding_register(
         device=mobile, provider="fcm", token="fcm-token-" + "b" * 30, app_id="com.example.phone"
@@ -165,6 +173,9 @@ def test_offboard_a_user_in_the_admin_revokes_every_credential(site: str, browse
     page.get_by_label("Email").fill(staff.email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
+    page.get_by_label("Code").fill(totp_code(authenticator))
+    page.get_by_role("button", name="Verify").click()
+    page.wait_for_url(f"{site}/admin/")
     page.goto(f"{site}/admin/directory/user/?q={user.email}")
     page.locator(f'input[name="_selected_action"][value="{user.pk}"]').check()
     page.locator('select[name="action"]').select_option("offboard_users")
