@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth.views import LogoutView
 from django.contrib.staticfiles.urls import staticfiles_urlpatterns
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
@@ -24,8 +25,12 @@ def favicon(request: HttpRequest) -> HttpResponse:
 
 
 API_AUTH = [
-    path("login/", RedirectView.as_view(pattern_name="portal:login", query_string=True), name="login"),
-    path("logout/", RedirectView.as_view(pattern_name="portal:logout"), name="logout"),
+    path(
+        "login/",
+        RedirectView.as_view(pattern_name="portal:login", query_string=True),
+        name="login",
+    ),
+    path("logout/", LogoutView.as_view(next_page="portal:login"), name="logout"),
 ]
 
 urlpatterns = [

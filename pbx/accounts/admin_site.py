@@ -23,7 +23,7 @@ class StaffAdminSite(admin.AdminSite):
     def surface(self) -> views.Surface:
         return views.Surface(
             name="admin",
-            password_template="admin/login.html",
+            sign_in_template="admin/login.html",
             code_template="accounts/admin_code.html",
             enrol_template="accounts/admin_enrol.html",
             codes_template="accounts/admin_recovery_codes.html",
@@ -38,9 +38,7 @@ class StaffAdminSite(admin.AdminSite):
 
     def has_permission(self, request: HttpRequest) -> bool:
         user = request.user
-        return bool(
-            user.is_active and user.is_staff and second_factor.session_verified(request)
-        )
+        return bool(user.is_active and user.is_staff and second_factor.session_verified(request))
 
     def login(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
         return views.password_step(request, surface=self.surface)

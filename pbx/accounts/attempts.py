@@ -16,6 +16,7 @@ account recently is not shut out by that account's lock (someone else is guessin
 password); the lock of the address itself still applies to it.
 """
 
+import contextlib
 import hashlib
 import time
 from dataclasses import dataclass
@@ -88,10 +89,8 @@ def _forgive(key: str, count: int) -> None:
     current = cache.get(key)
     if current is None or count <= 0:
         return
-    try:
+    with contextlib.suppress(ValueError):  # expired meanwhile: nothing left to forgive
         cache.decr(key, min(count, int(current)))
-    except ValueError:  # expired meanwhile: nothing left to forgive
-        pass
 
 
 def sign_in_refusal(*, account: str, address: str, now: float | None = None) -> Refusal | None:

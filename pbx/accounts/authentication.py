@@ -18,9 +18,13 @@ class VerifiedSessionAuthentication(SessionAuthentication):
         if found is None:
             return None
         user = found[0]
-        if isinstance(user, User) and not second_factor.session_verified(request._request):
-            if second_factor.second_factor_required(user) or (
-                second_factor.second_factor_enrolled(user)
-            ):
-                return None
+        if (
+            isinstance(user, User)
+            and not second_factor.session_verified(request._request)
+            and (
+                second_factor.second_factor_required(user)
+                or second_factor.second_factor_enrolled(user)
+            )
+        ):
+            return None
         return found

@@ -40,7 +40,7 @@ def lock_length(policy: LockoutPolicy, *, failures: int, threshold: int, strikes
     if failures < threshold:
         return 0
     doublings = min(max(strikes, 0), _MAX_DOUBLINGS)
-    return min(policy.max_lock_seconds, policy.lock_seconds * 2**doublings)
+    return min(policy.max_lock_seconds, policy.lock_seconds << doublings)
 
 
 def seconds_left(locked_until: float | None, now: float) -> int:

@@ -141,9 +141,7 @@ def second_factor_verify(*, user: User, code: str) -> Device | None:
         return None
     with transaction.atomic():
         if compact.isdigit():
-            for device in TOTPDevice.objects.select_for_update().filter(
-                user=user, confirmed=True
-            ):
+            for device in TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True):
                 if device.verify_token(compact):
                     return device
             return None

@@ -99,9 +99,7 @@ def code_check(*, request: HttpRequest, user: User, code: str) -> Device:
     return device
 
 
-def enrolment_check(
-    *, request: HttpRequest, user: User, code: str
-) -> tuple[Device, list[str]]:
+def enrolment_check(*, request: HttpRequest, user: User, code: str) -> tuple[Device, list[str]]:
     """Step two for someone who must enrol: the first code confirms the authenticator.
     Returns it and the recovery codes (shown once)."""
     account = attempts.account_subject(user.email)

@@ -37,7 +37,7 @@ def _no_context(request: HttpRequest) -> dict[str, Any]:
 @dataclass(frozen=True)
 class Surface:
     name: str
-    password_template: str
+    sign_in_template: str
     code_template: str
     enrol_template: str
     codes_template: str
@@ -73,7 +73,10 @@ def _pending(request: HttpRequest) -> tuple[User | None, str]:
     pending = request.session.get(PENDING_KEY)
     if not isinstance(pending, dict) or time.time() - pending.get("at", 0) > PENDING_SECONDS:
         return None, ""
-    user = User.objects.filter(pk=pending.get("user"), is_active=True).first()
+    user_id = pending.get("user")
+    if not isinstance(user_id, int):
+        return None, ""
+    user = User.objects.filter(pk=user_id, is_active=True).first()
     return user, str(pending.get("next", ""))
 
 
@@ -128,7 +131,7 @@ def password_step(request: HttpRequest, *, surface: Surface) -> HttpResponse:
     return _page(
         request,
         surface,
-        surface.password_template,
+        surface.sign_in_template,
         status,
         form=form,
         next=next_url,

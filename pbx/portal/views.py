@@ -30,10 +30,9 @@ from routing.selectors import ANSWERED_ELSEWHERE, call_list
 from voicemail import selectors as voicemail_selectors
 from voicemail.selectors import mailbox_counts
 
-
 SURFACE = sign_in_views.Surface(
     name="portal",
-    password_template="portal/login.html",
+    sign_in_template="portal/login.html",
     code_template="portal/sign_in_code.html",
     enrol_template="portal/sign_in_enrol.html",
     codes_template="portal/recovery_codes.html",
@@ -48,9 +47,7 @@ SURFACE = sign_in_views.Surface(
 def _second_factor_missing(request: HttpRequest, user: User) -> bool:
     if second_factor.session_verified(request):
         return False
-    return second_factor.second_factor_enrolled(user) or second_factor.second_factor_required(
-        user
-    )
+    return second_factor.second_factor_enrolled(user) or second_factor.second_factor_required(user)
 
 
 def portal_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

@@ -69,5 +69,5 @@ def test_a_policy_that_cannot_work_is_refused(fields: dict) -> None:
         "memory_seconds": 86400,
     } | fields
 
-    with pytest.raises(ValueError, match="least|shorter"):
+    with pytest.raises(ValueError, match=r"least|shorter"):
         LockoutPolicy(**values)

@@ -87,9 +87,7 @@ def test_a_session_that_skipped_the_second_factor_is_no_api_credential(admin_use
 def test_a_tenant_admin_enrols_at_first_portal_sign_in_and_gets_codes_once(admin_user) -> None:
     client = Client()
 
-    password = client.post(
-        "/portal/login/", {"username": admin_user.email, "password": PASSWORD}
-    )
+    password = client.post("/portal/login/", {"username": admin_user.email, "password": PASSWORD})
     pending_page = client.get("/portal/devices/")
     enrol = client.get("/portal/login/enrol")
     device = TOTPDevice.objects.get(user=admin_user, confirmed=False)
@@ -112,9 +110,7 @@ def test_an_enrolled_tenant_admin_gives_a_code_at_each_portal_sign_in(admin_user
 
     def sign_in(code: str) -> tuple[str, int, int]:
         client = Client()
-        first = client.post(
-            "/portal/login/", {"username": admin_user.email, "password": PASSWORD}
-        )
+        first = client.post("/portal/login/", {"username": admin_user.email, "password": PASSWORD})
         second = client.post("/portal/login/code", {"code": code})
         return first["Location"], second.status_code, client.get("/portal/devices/").status_code
 

@@ -43,9 +43,7 @@ def test_an_account_guessed_from_many_addresses_locks_for_every_new_address(
 
 
 @pytest.mark.parametrize("surface", list(SURFACES))
-def test_an_address_spraying_many_accounts_locks_for_every_account(
-    surface: str, person
-) -> None:
+def test_an_address_spraying_many_accounts_locks_for_every_account(surface: str, person) -> None:
     attempt = SURFACES[surface]
     sprayed = [UserFactory().email for _ in range(4)]
 
@@ -71,23 +69,20 @@ def test_an_unknown_account_is_answered_like_a_known_one_with_a_wrong_password(
     unknown = "nobody-here@example.com"
 
     pairs = [
-        (attempt("192.0.2.1", known, WRONG), attempt("192.0.2.2", unknown, WRONG))
-        for _ in range(4)
+        (attempt("192.0.2.1", known, WRONG), attempt("192.0.2.2", unknown, WRONG)) for _ in range(4)
     ]
 
     for known_answer, unknown_answer in pairs:
         assert known_answer.status == unknown_answer.status
-        assert _without_csrf(known_answer.body).replace(
-            known.encode(), b"EMAIL"
-        ) == _without_csrf(unknown_answer.body).replace(unknown.encode(), b"EMAIL")
+        assert _without_csrf(known_answer.body).replace(known.encode(), b"EMAIL") == _without_csrf(
+            unknown_answer.body
+        ).replace(unknown.encode(), b"EMAIL")
     assert [known for known, _ in pairs][-1].outcome == "locked"  # both lock alike
     assert [unknown for _, unknown in pairs][-1].outcome == "locked"
 
 
 @pytest.mark.parametrize("surface", list(SURFACES))
-def test_a_success_forgives_that_address_its_failures_for_the_account(
-    surface: str, person
-) -> None:
+def test_a_success_forgives_that_address_its_failures_for_the_account(surface: str, person) -> None:
     attempt = SURFACES[surface]
     email = person[surface].email
 
