@@ -11,6 +11,7 @@ import hmac
 import secrets
 from base64 import b32encode
 from dataclasses import dataclass
+from typing import Any
 
 import segno
 from django.conf import settings
@@ -60,8 +61,14 @@ def session_verified(request: HttpRequest) -> bool:
     return bool(is_verified and is_verified())
 
 
-def session_mark_verified(request: HttpRequest, device: Device) -> None:
-    request.session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+def session_lacks_second_factor(user: User, session: Any) -> bool:
+    """For sessions read outside a request (WebSockets): the person has or needs a second
+    factor and this session did not pass it."""
+    if not (second_factor_required(user) or second_factor_enrolled(user)):
+        return False
+    persistent_id = session.get(DEVICE_ID_SESSION_KEY) if session is not None else None
+    device = Device.from_persistent_id(persistent_id) if persistent_id else None
+    return device is None or device.user_id != user.pk or not device.confirmed
 
 
 def _recovery_digest(code: str) -> str:

@@ -13,6 +13,8 @@ from channels.security.websocket import AllowedHostsOriginValidator
 from django.contrib.auth.models import AnonymousUser
 from rest_framework.exceptions import AuthenticationFailed
 
+from pbx.accounts.second_factor import session_lacks_second_factor
+from pbx.directory.models import User
 from pbx.tokens.authentication import BearerTokenAuthentication
 
 BEARER_PREFIX = "pbx.bearer."
@@ -27,10 +29,30 @@ def _user_for_token(token: str) -> Any:
     return user
 
 
+@database_sync_to_async
+def _lacks_second_factor(user: Any, session: Any) -> bool:
+    return isinstance(user, User) and session_lacks_second_factor(user, session)
+
+
+class SecondFactorGate:
+    """A cookie session that skipped the second factor the person has (or must have) is
+    anonymous here, as it is for the API."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        if await _lacks_second_factor(scope.get("user"), scope.get("session")):
+            scope = {**scope, "user": AnonymousUser()}
+        return await self.inner(scope, receive, send)
+
+
 class WebSocketAuthMiddleware:
     def __init__(self, inner: Any) -> None:
         self.inner = inner
-        self.cookie_stack = AllowedHostsOriginValidator(AuthMiddlewareStack(inner))
+        self.cookie_stack = AllowedHostsOriginValidator(
+            AuthMiddlewareStack(SecondFactorGate(inner))
+        )
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         tokens = [

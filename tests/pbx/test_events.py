@@ -4,12 +4,13 @@ delivered after commit, only to the user they concern."""
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.test import Client
 
 from devices.services import device_revoke
 from pbx.asgi import application
 from pbx.directory.models import User
 from pbx.tokens.services import api_session_open
-from tests.factories import UserFactory, make_device
+from tests.factories import UserFactory, make_device, verified_login
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -78,6 +79,25 @@ def test_cookie_socket_needs_an_allowed_origin(member: User, client) -> None:
 
     assert async_to_sync(attempt)(b"http://localhost") is True
     assert async_to_sync(attempt)(b"https://evil.example") is False
+
+
+def test_a_cookie_session_that_skipped_the_second_factor_gets_no_socket(admin_user) -> None:
+    skipped, verified = Client(), Client()
+    skipped.force_login(admin_user)  # a tenant admin must use a second factor
+    verified_login(verified, admin_user)
+
+    async def attempt(client: Client) -> bool:
+        cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
+        socket = connect(
+            ["pbx.v1"], headers=[(b"cookie", cookie), (b"origin", b"http://localhost")]
+        )
+        connected, _ = await socket.connect()
+        if connected:
+            await socket.disconnect()
+        return connected
+
+    assert async_to_sync(attempt)(skipped) is False
+    assert async_to_sync(attempt)(verified) is True
 
 
 def test_routing_changes_are_announced_to_the_person(member: User) -> None:
