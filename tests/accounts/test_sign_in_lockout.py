@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 
 from pbx.accounts import attempts
 from pbx.directory.models import User
+from tests.accounts.counting_hasher import CountingHasher
 from tests.accounts.surfaces import SURFACES
 from tests.factories import PASSWORD, UserFactory, totp_code, totp_device
 
@@ -172,3 +173,29 @@ def test_an_address_that_signed_in_before_is_not_shut_out_by_its_accounts_lock(
 
     assert attacks == ["wrong", "wrong", "locked", "locked"]
     assert office.outcome == "ok"
+
+
+@pytest.mark.parametrize("surface", list(SURFACES))
+def test_every_answer_costs_one_password_hash(surface: str, person, settings) -> None:
+    """Unknown account, known account with a wrong password, and a locked account: each
+    computes one hash, so the time of the answer tells nothing."""
+    settings.PASSWORD_HASHERS = ["tests.accounts.counting_hasher.CountingHasher"]
+    attempt = SURFACES[surface]
+
+    def hashes(email: str, address: str) -> int:
+        before = CountingHasher.calls
+        attempt(address, email, WRONG)
+        return CountingHasher.calls - before
+
+    unknown = hashes("nobody-here@example.com", "192.0.2.1")
+    known = [hashes(person[surface].email, f"192.0.2.{n}") for n in (2, 3, 4)]  # the 3rd locks
+    locked = hashes(person[surface].email, "192.0.2.5")
+
+    assert (unknown, known, locked) == (1, [1, 1, 1], 1)
+
+
+def test_the_browsable_apis_sign_in_is_the_portals(client) -> None:
+    response = client.get("/api-auth/login/?next=/api/v1/me")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/portal/login/?next=/api/v1/me"
