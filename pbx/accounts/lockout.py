@@ -9,8 +9,13 @@ the next one, up to a ceiling, so a slow, patient attacker gets fewer guesses pe
 person who mistyped a few times waits a minute.
 """
 
+import ipaddress
 import math
 from dataclasses import dataclass
+
+# One IPv6 subscriber usually holds a whole /64: counting single addresses there would let one
+# machine rotate through 2**64 of them.
+IPV6_PREFIX = 64
 
 # 2**20 times the first lock is far past any sane ceiling: no need to compute larger powers.
 _MAX_DOUBLINGS = 20
@@ -48,3 +53,17 @@ def seconds_left(locked_until: float | None, now: float) -> int:
     if locked_until is None or locked_until <= now:
         return 0
     return math.ceil(locked_until - now)
+
+
+def address_subject(address: str) -> str:
+    """The counter name of a client address: the address itself for IPv4, its /64 for IPv6
+    (an IPv4-mapped IPv6 address counts as the IPv4 one)."""
+    try:
+        parsed = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return address.strip()[:64] or "unknown"
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.IPv6Network((parsed, IPV6_PREFIX), strict=False))
+    return str(parsed)

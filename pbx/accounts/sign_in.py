@@ -15,6 +15,7 @@ from django.http import HttpRequest
 from django_otp.models import Device
 
 from pbx.accounts import attempts, second_factor
+from pbx.accounts.lockout import address_subject
 from pbx.directory.models import User
 from pbx.errors import DomainError, TooManyAttempts, Unauthenticated
 
@@ -47,9 +48,10 @@ class PasswordAccepted:
 
 
 def client_address(request: HttpRequest) -> str:
-    """REMOTE_ADDR: behind the reverse proxy, uvicorn --proxy-headers sets it to the client
-    (settings: never trust a client's own X-Forwarded-For)."""
-    return str(request.META.get("REMOTE_ADDR") or "unknown")
+    """Whom the address counters count: REMOTE_ADDR (behind the reverse proxy, uvicorn
+    --proxy-headers sets it to the client; never trust a client's own X-Forwarded-For), an
+    IPv6 address by its /64."""
+    return address_subject(str(request.META.get("REMOTE_ADDR") or ""))
 
 
 def _refuse_if_locked(account: str, address: str) -> None:

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pbx.accounts.lockout import LockoutPolicy, lock_length, seconds_left
+from pbx.accounts.lockout import LockoutPolicy, address_subject, lock_length, seconds_left
 
 POLICY = LockoutPolicy(
     account_failures=5,
@@ -71,3 +71,17 @@ def test_a_policy_that_cannot_work_is_refused(fields: dict) -> None:
 
     with pytest.raises(ValueError, match=r"least|shorter"):
         LockoutPolicy(**values)
+
+
+@pytest.mark.parametrize(
+    ("address", "subject"),
+    [
+        ("192.0.2.7", "192.0.2.7"),
+        ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"),  # the same subscriber
+        ("::ffff:192.0.2.7", "192.0.2.7"),
+        ("", "unknown"),
+    ],
+)
+def test_an_ipv6_client_is_counted_by_its_64(address: str, subject: str) -> None:
+    assert address_subject(address) == subject
