@@ -147,7 +147,7 @@ def second_factor_verify(*, user: User, code: str) -> Device | None:
     if not compact or len(compact) > 32:
         return None
     with transaction.atomic():
-        if compact.isdigit():
+        if compact.isdigit() and len(compact) <= 8:  # an app's code (a recovery code has 10)
             for device in TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True):
                 if device.verify_token(compact):
                     return device

@@ -220,3 +220,31 @@ def test_staff_regenerate_their_recovery_codes_in_the_admin() -> None:
     assert page.status_code == 200
     assert len(codes_on(regenerated.content)) == 10
     assert api_login(staff.email, otp=old[0]).json()["code"] == "otp_invalid"
+
+
+def test_a_member_who_turned_it_on_gives_a_code_too(member) -> None:
+    device = totp_device(member)
+    client = Client()
+
+    password = client.post("/portal/login/", {"username": member.email, "password": PASSWORD})
+    between = client.get("/portal/devices/")
+    code = client.post("/portal/login/code", {"code": totp_code(device)})
+
+    assert password["Location"] == "/portal/login/code"
+    assert between.status_code == 302
+    assert code["Location"] == "/portal/"  # home: the devices page
+    assert client.get("/portal/devices/").status_code == 200
+
+
+def test_a_pending_sign_in_expires(member) -> None:
+    device = totp_device(member)
+    client = Client()
+    client.post("/portal/login/", {"username": member.email, "password": PASSWORD})
+    session = client.session
+    session["signin_pending"]["at"] -= 11 * 60  # the password was given 11 minutes ago
+    session.save()
+
+    late = client.post("/portal/login/code", {"code": totp_code(device)})
+
+    assert late["Location"] == "/portal/login/"
+    assert client.get("/portal/devices/").status_code == 302

@@ -147,7 +147,10 @@ class Command(BaseCommand):
         out.write(
             self.style.SUCCESS(f"Demo organisation: {tenant.name} (SIP domain {tenant.sip_domain})")
         )
-        out.write(f"Sign in with password {password!r}:")
+        out.write(
+            f"Sign in with password {password!r} (admins set up an authenticator app at their "
+            "first sign-in):"
+        )
         out.write("  platform@pbx.localhost  (platform admin, /admin/)")
         for email, _, role, number in PEOPLE:
             out.write(f"  {email:<28} {role:<13} extension {number}")
