@@ -4,8 +4,9 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from devices.api import DeviceViewSet, PushMetricsView
+from devices.api import DeviceViewSet, FailureViewSet, PushMetricsView
 from pbx.directory import api as directory
+from pbx.edge.api import SourceBanViewSet
 from pbx.tokens import api as tokens
 from routing import api as routing
 from voicemail import api as voicemail
@@ -20,6 +21,8 @@ router.register("me/sessions", tokens.MySessionViewSet, basename="my-session")
 router.register("schedules", routing.ScheduleViewSet, basename="schedule")
 router.register("routing-templates", routing.RoutingTemplateViewSet, basename="routing-template")
 router.register("calls", routing.CallViewSet, basename="call")
+router.register("bans", SourceBanViewSet, basename="ban")
+router.register("registration-failures", FailureViewSet, basename="registration-failure")
 
 urlpatterns = [
     path("auth/tokens", tokens.TokenCreateView.as_view(), name="auth-tokens"),
