@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from devices import services
-from devices.models import Device, PushBinding, Registration
+from devices.models import Device, FailureTally, PushBinding, Registration, RegistrationFailure
 from devices.offboarding import user_offboard
 from pbx.directory.admin import UserAdmin
 from pbx.directory.models import User
@@ -165,3 +165,47 @@ def offboard_users(modeladmin: UserAdmin, request: HttpRequest, queryset: QueryS
 # The people admin lives in the directory (the ground floor); offboarding revokes devices, so
 # this app, which knows devices, gives it the action.
 UserAdmin.actions = (*UserAdmin.actions, offboard_users)
+
+
+@admin.register(RegistrationFailure)
+class RegistrationFailureAdmin(admin.ModelAdmin[RegistrationFailure]):
+    """Failed registrations and calls as the engine reported them (read-only)."""
+
+    list_display = (
+        "created_at",
+        "method",
+        "reason",
+        "username",
+        "domain",
+        "source_address",
+        "user_agent",
+        "tenant",
+    )
+    list_filter = ("reason", "method", "tenant")
+    search_fields = ("source_address", "username", "domain", "user_agent")
+    date_hierarchy = "created_at"
+    list_select_related = ("tenant",)
+    readonly_fields = [field.name for field in RegistrationFailure._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(FailureTally)
+class FailureTallyAdmin(admin.ModelAdmin[FailureTally]):
+    """Failures past the per-address cap of a minute, counted per address and minute."""
+
+    list_display = ("minute", "source_address", "method", "reason", "count", "tenant")
+    list_filter = ("reason", "method")
+    search_fields = ("source_address",)
+    date_hierarchy = "minute"
+    ordering = ("-minute", "-count")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -313,3 +313,36 @@ def test_a_device_outside_its_allowed_networks_cannot_call(
         lambda: RegistrationFailure.objects.filter(username=office.caller_username).first()
     )
     assert (failure.method, failure.reason) == ("INVITE", "network_not_allowed")
+
+
+def test_a_flood_from_an_unknown_address_is_banned(
+    django_db_setup: None, live_server, tmp_path: Path
+) -> None:
+    flood = EdgeLimits(flood_requests=20, ban_seconds=60)
+    process = start_engine(
+        db_url=postgres_url(connection.settings_dict),
+        django_url=live_server.url,
+        token=settings.PBX_ENGINE_TOKEN,
+        workers=2,
+        log_path=tmp_path / "kamailio.log",
+        edge=flood,
+    )
+    try:
+        answered = [answer_of(process, "127.0.0.9") for _ in range(5)]
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.bind(("127.0.0.9", 0))
+            for n in range(200):
+                sock.sendto(
+                    f"OPTIONS sip:probe@{process.host} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.9:"
+                    f"{sock.getsockname()[1]};branch=z9hG4bK{n}\r\nFrom: <sip:x@x.invalid>;tag=1"
+                    f"\r\nTo: <sip:probe@x.invalid>\r\nCall-ID: flood-{n}\r\nCSeq: 1 OPTIONS\r\n"
+                    "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n".encode(),
+                    (process.host, process.port),
+                )
+        ban = wait_for(lambda: SourceBan.objects.filter(source_address="127.0.0.9").first())
+        assert all(line.startswith("SIP/2.0 401") for line in answered)  # below the limit
+        assert ban.reason == "flood"
+        assert answer_of(process, "127.0.0.9") == ""
+        assert answer_of(process, "127.0.0.10").startswith("SIP/2.0 401")  # others unaffected
+    finally:
+        process.stop()
