@@ -54,7 +54,7 @@ GUESS = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 
       REGISTER sip:{domain} SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:{username}@{domain}>;tag=[call_number]
+      From: <sip:guesser[call_number]@{domain}>;tag=[call_number]
       To: <sip:{username}@{domain}>
       Call-ID: [call_id]
       CSeq: 1 REGISTER
@@ -70,7 +70,7 @@ GUESS = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 
       REGISTER sip:{domain} SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:{username}@{domain}>;tag=[call_number]
+      From: <sip:guesser[call_number]@{domain}>;tag=[call_number]
       To: <sip:{username}@{domain}>
       Call-ID: [call_id]
       CSeq: 2 REGISTER
@@ -92,8 +92,9 @@ GUESS = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 def guess_passwords(
     engine: EngineProcess, workdir: Path, *, source: str, username: str, domain: str, tries: int
 ) -> None:
-    """`tries` REGISTERs with wrong passwords from `source`, as fast as sipp sends them (those
-    the engine drops time out after 300 ms)."""
+    """`tries` REGISTERs with wrong passwords for `username` from `source`, as fast as sipp
+    sends them (those the engine drops time out after 300 ms). Each names another From user:
+    the account counted is the digest's."""
     scenario = GUESS.format(username=username, domain=domain, user_agent="Linphone/5.2")
     sip.run_sipp(
         engine, scenario, workdir, source=source, calls=tries, rate=1000, wait_ms=300, timeout=60
@@ -168,13 +169,16 @@ def test_password_guessing_bans_the_address_but_not_the_office_behind_it(
     assert ban.reason == "auth_failures"
     assert ban.failures == LIMITS.auth_failures_known  # the address is known: its phone counts
     assert (ban.until - ban.banned_at).total_seconds() == LIMITS.ban_seconds
-    # Reported one by one until the account was throttled (then only counted at the engine).
+    # Reported one by one until the account was throttled (then only counted at the engine);
+    # two SIP workers may each pass the gate with the 20th guess in flight.
     time.sleep(0.5)
     reported = failures_from("127.0.0.5")
-    assert reported == LIMITS.account_failures + 1
-    assert RegistrationFailure.objects.filter(
-        source_address="127.0.0.5", reason="account_throttled", username=office.caller_username
-    ).exists()
+    guesses = RegistrationFailure.objects.filter(
+        source_address="127.0.0.5", username=office.caller_username
+    )
+    assert LIMITS.account_failures <= guesses.filter(reason="bad_credentials").count() <= 22
+    assert guesses.filter(reason="account_throttled").count() == 1
+    assert reported == guesses.count()
 
     # Banned: dropped at the engine, and Django hears nothing more from it.
     assert answer_of(engine, "127.0.0.5") == ""
