@@ -83,6 +83,7 @@ class EdgeLimits:
     ban_max_seconds: int = 86400
     flood_requests: int = 0  # new requests per 2 s from one address before a ban (0: off)
     exempt: str = "127.0.0.1/32"  # never counted nor banned (the engine's own host)
+    ban_sync_seconds: int = 30  # bans Django holds are restored this often (after a restart)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> "EdgeLimits":
@@ -110,6 +111,8 @@ class EdgeLimits:
             f"EDGE_FLOOD_REQUESTS={self.flood_requests}",
             "-A",
             f'EDGE_EXEMPT="{self.exempt}"',
+            "-A",
+            f"EDGE_BAN_SYNC_S={self.ban_sync_seconds}",
         ]
 
 

@@ -5,12 +5,14 @@ every call held to its caller's organisation and allowed networks."""
 import socket
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from celery.contrib.testing.worker import start_worker
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from devices import services
@@ -28,7 +30,12 @@ from tests.factories import UserFactory
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 LIMITS = EdgeLimits(
-    auth_failures=10, auth_failures_known=50, account_failures=20, ban_seconds=4, ban_max_seconds=60
+    auth_failures=10,
+    auth_failures_known=50,
+    account_failures=20,
+    ban_seconds=4,
+    ban_max_seconds=60,
+    ban_sync_seconds=1,
 )
 
 
@@ -277,6 +284,31 @@ def test_a_scanner_is_dropped_at_once_and_staff_lift_its_ban_through_the_engine(
         assert lifted.json()["active"] is False
         wait_for(lambda: answer_of(engine, "127.0.0.6").startswith("SIP/2.0 401"), timeout=10)
     assert api.get("/api/v1/bans", {"active": "true"}).json()["results"] == []
+
+
+def test_bans_django_holds_are_restored_in_an_engine_that_lost_them(
+    engine: EngineProcess,
+) -> None:
+    """As after an engine restart: the ban is in Django, not in the engine's memory."""
+    assert answer_of(engine, "127.0.0.11").startswith("SIP/2.0 401")
+    now = timezone.now()
+    SourceBan.objects.create(
+        source_address="127.0.0.11",
+        reason="auth_failures",
+        banned_at=now,
+        until=now + timedelta(seconds=30),
+    )
+    SourceBan.objects.create(  # lifted: not restored
+        source_address="127.0.0.12",
+        reason="auth_failures",
+        banned_at=now,
+        until=now + timedelta(seconds=30),
+        lifted_at=now,
+    )
+
+    wait_for(lambda: answer_of(engine, "127.0.0.11") == "", timeout=6)
+    assert KamailioJsonRpc(engine.rpc_url).banned_addresses().get("127.0.0.11") == "auth_failures"
+    assert answer_of(engine, "127.0.0.12").startswith("SIP/2.0 401")
 
 
 def test_a_device_cannot_ring_another_organisation_by_naming_its_domain(
