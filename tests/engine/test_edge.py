@@ -130,6 +130,32 @@ def answer_of(engine: EngineProcess, source: str, *, user_agent: str = "Yealink 
             return ""
 
 
+def in_dialog_answer(engine: EngineProcess, source: str) -> str:
+    """The engine's answer to a forged in-dialog request from `source`: it names the engine's
+    Record-Route and asks to be relayed to another host."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((source, 0))
+        sock.settimeout(1.0)
+        port = sock.getsockname()[1]
+        request = (
+            "MESSAGE sip:victim@192.0.2.10:5060 SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP {source}:{port};branch=z9hG4bK{time.monotonic_ns()}\r\n"
+            f"Route: <sip:{engine.host}:{engine.port};lr>\r\n"
+            "From: <sip:a@a.invalid>;tag=1\r\nTo: <sip:victim@192.0.2.10>;tag=2\r\n"
+            f"Call-ID: relay-{time.monotonic_ns()}\r\nCSeq: 2 MESSAGE\r\nMax-Forwards: 70\r\n"
+            "Content-Length: 0\r\n\r\n"
+        )
+        sock.sendto(request.encode(), (engine.host, engine.port))
+        try:
+            return sock.recv(4096).decode(errors="replace").split("\r\n", 1)[0]
+        except TimeoutError:
+            return ""
+
+
+def test_an_unknown_address_cannot_use_the_engine_as_a_relay(engine: EngineProcess) -> None:
+    assert in_dialog_answer(engine, "127.0.0.14") == "SIP/2.0 403 Unknown Dialog Peer"
+
+
 def failures_from(address: str) -> int:
     return RegistrationFailure.objects.filter(source_address=address).count()
 
@@ -174,7 +200,8 @@ def test_password_guessing_bans_the_address_but_not_the_office_behind_it(
 
     ban = wait_for(lambda: SourceBan.objects.filter(source_address="127.0.0.5").first())
     assert ban.reason == "auth_failures"
-    assert ban.failures == LIMITS.auth_failures_known  # the address is known: its phone counts
+    # the address is known (its phone counts for it); another worker's guess may land in between
+    assert LIMITS.auth_failures_known <= ban.failures <= LIMITS.auth_failures_known + 2
     assert (ban.until - ban.banned_at).total_seconds() == LIMITS.ban_seconds
     # Reported one by one until the account was throttled (then only counted at the engine);
     # two SIP workers may each pass the gate with the 20th guess in flight.
@@ -262,10 +289,10 @@ def test_a_scanner_is_dropped_at_once_and_staff_lift_its_ban_through_the_engine(
     engine: EngineProcess, settings
 ) -> None:
     settings.PBX_ENGINE_RPC_URL = engine.rpc_url
-    assert answer_of(engine, "127.0.0.6", user_agent="friendly-scanner") == ""
+    assert answer_of(engine, "127.0.0.6", user_agent="Friendly-Scanner 1.8") == ""
     ban = wait_for(lambda: SourceBan.objects.filter(source_address="127.0.0.6").first())
     assert ban.reason == "scanner"
-    assert ban.user_agent == "friendly-scanner"
+    assert ban.user_agent == "Friendly-Scanner 1.8"
     assert answer_of(engine, "127.0.0.6") == ""  # banned for any user agent now
     assert KamailioJsonRpc(engine.rpc_url).banned_addresses()["127.0.0.6"] == "scanner"
 
