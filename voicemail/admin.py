@@ -4,12 +4,13 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from pbx.audit.admin import AuditedAdmin
 from voicemail.models import Mailbox, Message, PinAudit, VoicemailPolicy
 from voicemail.services import mailbox_pin_reset
 
 
 @admin.register(Mailbox)
-class MailboxAdmin(admin.ModelAdmin[Mailbox]):
+class MailboxAdmin(AuditedAdmin[Mailbox]):
     list_display = ("extension", "tenant", "max_messages", "retention_days", "locked_until")
     list_filter = ("tenant",)
     search_fields = ("extension__number", "extension__owner__email")
@@ -22,7 +23,8 @@ class MailboxAdmin(admin.ModelAdmin[Mailbox]):
     def reset_pins(self, request: HttpRequest, queryset: QuerySet[Mailbox]) -> None:
         for mailbox in queryset.select_related("extension"):
             actor = request.user if request.user.is_authenticated else None
-            pin = mailbox_pin_reset(mailbox=mailbox, actor=actor)  # type: ignore[arg-type]
+            with self.audited(request, mailbox, "pin_reset"):
+                pin = mailbox_pin_reset(mailbox=mailbox, actor=actor)  # type: ignore[arg-type]
             self.log_change(request, mailbox, "Voicemail PIN reset.")
             messages.warning(
                 request, f"Mailbox {mailbox.extension.number}: new PIN {pin} (shown once)"
@@ -30,7 +32,7 @@ class MailboxAdmin(admin.ModelAdmin[Mailbox]):
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin[Message]):
+class MessageAdmin(AuditedAdmin[Message]):
     list_display = ("mailbox", "caller", "duration_ms", "folder", "heard_at", "created_at")
     list_filter = ("folder", "tenant")
     search_fields = ("caller", "caller_name", "call_id")
@@ -46,4 +48,6 @@ class PinAuditAdmin(admin.ModelAdmin[PinAudit]):
         return False
 
 
-admin.site.register(VoicemailPolicy)
+@admin.register(VoicemailPolicy)
+class VoicemailPolicyAdmin(AuditedAdmin[VoicemailPolicy]):
+    list_display = ("tenant", "pin_min_length", "pin_max_attempts", "pin_lockout_seconds")

@@ -43,7 +43,7 @@ class AuditActorOutput(serializers.Serializer):  # type: ignore[type-arg]
     id = serializers.IntegerField(
         source="actor_id", allow_null=True, help_text="Null for the engine and the system."
     )
-    label = serializers.CharField(
+    name = serializers.CharField(
         source="actor_label", help_text="The e-mail at the time, or `engine` / `system`."
     )
 

@@ -215,7 +215,7 @@ def test_tenant_admins_list_their_organisation_only(
         ("directory.user", "update"),
         ("devices.device", "update"),
     ]
-    assert body["results"][1]["actor"] == {"id": admin_user.pk, "label": admin_user.email}
+    assert body["results"][1]["actor"] == {"id": admin_user.pk, "name": admin_user.email}
     assert body["results"][1]["changes"] == {
         "full_name": {"before": member.full_name, "after": "Bea"}
     }
