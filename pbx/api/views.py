@@ -3,6 +3,7 @@ and every write is recorded in the audit trail in the transaction that makes it.
 
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from typing import Any
 
 from django.db import models, transaction
@@ -14,7 +15,7 @@ from rest_framework.request import Request
 
 from pbx.api.permissions import IsTenantUser, acting_tenant, acting_user
 from pbx.api.serializers import validated_input
-from pbx.audit.actors import actor_from_request
+from pbx.audit.actors import Actor, actor_from_request
 from pbx.audit.models import AuditEntry
 from pbx.audit.services import (
     PendingChange,
@@ -33,13 +34,25 @@ AUDIT_ACTIONS = {
 }
 
 
+def api_actor(request: Request) -> Actor:
+    """Who calls the API. The portal's pages call it with the browser session and say so in
+    `X-PBX-Client: portal`; the header only names the channel, and is ignored next to a token."""
+    actor = actor_from_request(request, channel=AuditEntry.Channel.API)
+    if (
+        actor.credential == AuditEntry.Credential.SESSION
+        and request.headers.get("X-PBX-Client") == "portal"
+    ):
+        return replace(actor, channel=AuditEntry.Channel.PORTAL)
+    return actor
+
+
 def audited(
     request: Request, model: type[models.Model], action: str | None = None, **lookup: Any
 ) -> AbstractContextManager[PendingChange]:
     """For API views outside `ResourceViewSet`: run the write in the block and record how the
     object `model.objects.filter(**lookup)` changed (created when it did not exist before)."""
     return audit_change(
-        actor=actor_from_request(request, channel=AuditEntry.Channel.API),
+        actor=api_actor(request),
         model=model,
         lookup=lookup,
         action=action,
@@ -93,7 +106,7 @@ class ResourceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             return
         after = audit_subject(self.model._default_manager.filter(pk=pk).first())
         audit_subject_change(
-            actor=actor_from_request(self.request, channel=AuditEntry.Channel.API),
+            actor=api_actor(self.request),
             before=before,
             after=after,
             action=self.audit_action(),
