@@ -1,11 +1,11 @@
-"""Voicemail in the platform console: mailboxes (PIN reset, audited), messages, the PIN audit."""
+"""Voicemail in the platform console: mailboxes (PIN reset, in the audit trail), messages."""
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from pbx.audit.admin import AuditedAdmin
-from voicemail.models import Mailbox, Message, PinAudit, VoicemailPolicy
+from voicemail.models import Mailbox, Message, VoicemailPolicy
 from voicemail.services import mailbox_pin_reset
 
 
@@ -22,9 +22,8 @@ class MailboxAdmin(AuditedAdmin[Mailbox]):
     @admin.action(description="Reset voicemail PIN (shows the new PIN once)")
     def reset_pins(self, request: HttpRequest, queryset: QuerySet[Mailbox]) -> None:
         for mailbox in queryset.select_related("extension"):
-            actor = request.user if request.user.is_authenticated else None
             with self.audited(request, mailbox, "pin_reset"):
-                pin = mailbox_pin_reset(mailbox=mailbox, actor=actor)  # type: ignore[arg-type]
+                pin = mailbox_pin_reset(mailbox=mailbox)
             self.log_change(request, mailbox, "Voicemail PIN reset.")
             messages.warning(
                 request, f"Mailbox {mailbox.extension.number}: new PIN {pin} (shown once)"
@@ -37,15 +36,6 @@ class MessageAdmin(AuditedAdmin[Message]):
     list_filter = ("folder", "tenant")
     search_fields = ("caller", "caller_name", "call_id")
     readonly_fields = ("call_id", "audio", "duration_ms", "created_at")
-
-
-@admin.register(PinAudit)
-class PinAuditAdmin(admin.ModelAdmin[PinAudit]):
-    list_display = ("mailbox", "action", "actor", "at")
-    list_filter = ("action", "tenant")
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 @admin.register(VoicemailPolicy)

@@ -121,7 +121,7 @@ class PinView(APIView):
         data = validated_input(PinInput, request)
         mailbox = selectors.mailbox_of(person)
         with audited(request, Mailbox, "pin_set", pk=mailbox.pk):
-            services.mailbox_pin_set(mailbox=mailbox, pin=data["pin"], actor=person)
+            services.mailbox_pin_set(mailbox=mailbox, pin=data["pin"])
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -168,7 +168,7 @@ class PinResetView(APIView):
     def post(self, request: Request, user: str) -> Response:
         mailbox = selectors.mailbox_of(subject(request, user))
         with audited(request, Mailbox, "pin_reset", pk=mailbox.pk):
-            pin = services.mailbox_pin_reset(mailbox=mailbox, actor=acting_user(request))
+            pin = services.mailbox_pin_reset(mailbox=mailbox)
         return Response(PinResetOutput({"pin": pin}).data)
 
 

@@ -19,6 +19,7 @@ class AuditEntry(models.Model):
         ADMIN = "admin", "Django admin"
         ENGINE = "engine", "SIP engine"
         SYSTEM = "system", "System"
+        UNKNOWN = "unknown", "Unknown (recorded before the trail existed)"
 
     class Credential(models.TextChoices):
         SESSION = "session", "Web session"

@@ -198,4 +198,4 @@ def test_every_project_admin_is_audited() -> None:
         and not isinstance(model_admin, AuditedAdmin)
     )
 
-    assert unaudited == ["PinAuditAdmin"]
+    assert unaudited == []

@@ -34,7 +34,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
                 ('actor_label', models.CharField(help_text="The actor's e-mail at the time, or `engine` / `system`.", max_length=254)),
-                ('channel', models.CharField(choices=[('api', 'REST API'), ('portal', 'Portal'), ('admin', 'Django admin'), ('engine', 'SIP engine'), ('system', 'System')], max_length=8)),
+                ('channel', models.CharField(choices=[('api', 'REST API'), ('portal', 'Portal'), ('admin', 'Django admin'), ('engine', 'SIP engine'), ('system', 'System'), ('unknown', 'Unknown (recorded before the trail existed)')], max_length=8)),
                 ('credential', models.CharField(blank=True, choices=[('session', 'Web session'), ('api_token', 'API token'), ('', 'None')], max_length=12)),
                 ('api_session_id', models.BigIntegerField(blank=True, help_text='The API session whose token was used (never the token).', null=True)),
                 ('address', models.GenericIPAddressField(blank=True, null=True)),
