@@ -25,14 +25,6 @@ from pbx.audit.services import (
     audit_subject_change,
 )
 
-# The audit trail's names for the viewset actions; any other action keeps its own name.
-AUDIT_ACTIONS = {
-    "create": "create",
-    "partial_update": "update",
-    "update": "update",
-    "destroy": "delete",
-}
-
 
 def api_actor(request: Request) -> Actor:
     """Who calls the API. The portal's pages call it with the browser session and say so in
@@ -76,6 +68,8 @@ class ResourceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     permission_classes = [IsTenantUser]
     http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
 
+    # Actions that are not administrative changes and stay out of the trail (say why).
+    audit_exempt_actions: frozenset[str] = frozenset()
     _audit_before: Subject | None = None
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
@@ -83,7 +77,7 @@ class ResourceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             return super().dispatch(request, *args, **kwargs)
         with transaction.atomic():
             response = super().dispatch(request, *args, **kwargs)
-            if response.status_code < 400:
+            if response.status_code < 400 and self.action not in self.audit_exempt_actions:
                 self._audit(response)
         return response
 
@@ -94,9 +88,13 @@ class ResourceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         return instance
 
     def audit_action(self) -> str | None:
-        """The trail's name for this request's action (None: infer create/update/delete)."""
+        """The trail's name for this request's action. None for create and update: inferred,
+        and an update that changed nothing is not recorded. `destroy` is `delete` even when the
+        object stays (an API session is revoked, not deleted); other actions keep their name."""
         name = self.action or ""
-        return None if name in AUDIT_ACTIONS else name
+        if name in ("create", "update", "partial_update"):
+            return None
+        return "delete" if name == "destroy" else name
 
     def _audit(self, response: HttpResponseBase) -> None:
         before = self._audit_before

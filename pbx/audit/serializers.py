@@ -2,9 +2,11 @@
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from pbx.api.serializers import StrictSerializer
+from pbx.audit.domain import SECRET_CHANGED
 from pbx.audit.models import AuditEntry
 
 
@@ -48,9 +50,28 @@ class AuditActorOutput(serializers.Serializer):  # type: ignore[type-arg]
     )
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "additionalProperties": {
+            "oneOf": [
+                {
+                    "type": "object",
+                    "properties": {"before": {}, "after": {}},
+                    "required": ["before", "after"],
+                },
+                {"type": "string", "enum": [SECRET_CHANGED]},
+            ]
+        },
+    }
+)
+class ChangesField(serializers.JSONField):
+    """`{field: {before, after}}`, a secret as the marker string."""
+
+
 class AuditEntryOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
     actor = AuditActorOutput(source="*")
-    changes = serializers.JSONField(
+    changes = ChangesField(
         help_text="The changed fields only: `{field: {before, after}}`; a secret that changed "
         'is the string `"[secret changed]"`, never its value or hash.'
     )

@@ -293,3 +293,29 @@ def test_csv_cells_never_start_a_formula(admin_api: APIClient, member: User) -> 
     rows = list(csv.DictReader(io.StringIO(admin_api.get("/api/v1/audit/export.csv").text)))
 
     assert rows[0]["object"] == f"'=HYPERLINK(1) ({device.sip_username})"
+
+
+def test_sessions_signed_out_are_recorded_and_push_tokens_are_not(
+    member: User, member_api: APIClient, client_for: Callable[[User], APIClient]
+) -> None:
+    phone = make_device(member, kind=Device.Kind.MOBILE_APP, label="Pixel")
+    lost = client_for(member)
+    lost_session = _session_id(lost)
+
+    pushed = member_api.put(
+        f"/api/v1/devices/{phone.pk}/push-binding",
+        {"provider": "fcm", "token": "fcm-token-" + "x" * 40, "app_id": "com.example.pbx"},
+        format="json",
+    )
+    signed_out = member_api.delete(f"/api/v1/me/sessions/{lost_session}")
+
+    assert pushed.status_code == 200, pushed.content
+    assert signed_out.status_code == 204
+    [entry] = AuditEntry.objects.all()
+    assert (entry.object_type, entry.object_id, entry.action) == (
+        "tokens.apisession",
+        str(lost_session),
+        "delete",
+    )
+    assert entry.tenant_id == member.tenant_id
+    assert entry.changes["revoked_reason"] == {"before": "", "after": "revoked_by_user"}
