@@ -9,11 +9,13 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from devices.models import Device
 from pbx.audit.models import AuditEntry
 from pbx.directory.models import Tenant, User
+from pbx.edge.models import SourceBan
 from pbx.tokens.models import AccessToken
 from pbx.tokens.token_format import token_hash
 from tests.factories import ExtensionFactory, UserFactory, make_device
@@ -319,3 +321,27 @@ def test_sessions_signed_out_are_recorded_and_push_tokens_are_not(
     )
     assert entry.tenant_id == member.tenant_id
     assert entry.changes["revoked_reason"] == {"before": "", "after": "revoked_by_user"}
+
+
+def test_lifting_a_ban_is_recorded_platform_wide(
+    client_for: Callable[[User], APIClient], admin_api: APIClient
+) -> None:
+    staff = User.objects.create_superuser("staff@pbx.test", "long-staff-password")
+    now = timezone.now()
+    ban = SourceBan.objects.create(
+        source_address="198.51.100.66",
+        reason=SourceBan.Reason.AUTH_FAILURES,
+        banned_at=now,
+        until=now + timedelta(minutes=10),
+        failures=20,
+    )
+
+    response = client_for(staff).post(f"/api/v1/bans/{ban.pk}/lift")
+
+    assert response.status_code == 200, response.content
+    [entry] = AuditEntry.objects.all()
+    assert (entry.object_type, entry.action, entry.tenant_id) == ("edge.sourceban", "lift", None)
+    assert (entry.actor_id, entry.credential) == (staff.pk, "api_token")
+    assert set(entry.changes) == {"lifted_at", "lifted_by_id"}
+    assert entry.changes["lifted_by_id"] == {"before": None, "after": staff.pk}
+    assert admin_api.get("/api/v1/audit").json()["count"] == 0  # no organisation's business
