@@ -19,7 +19,6 @@ class Actor:
     channel: str
     label: str
     user_id: int | None = None
-    tenant_id: int | None = None
     credential: str = AuditEntry.Credential.NONE
     api_session_id: int | None = None
     address: str | None = None
@@ -52,7 +51,6 @@ def actor_from_request(request: Any, *, channel: str) -> Actor:
         channel=channel,
         label=user.email,
         user_id=user.pk,
-        tenant_id=user.tenant_id,
         credential=credential,
         api_session_id=session_id,
         address=_address(request),

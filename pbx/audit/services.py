@@ -98,7 +98,7 @@ def audit_subject_change(
         object_type=subject.object_type,
         object_id=subject.object_id,
         object_repr=subject.label,
-        tenant_id=subject.tenant_id if subject.tenant_id is not None else actor.tenant_id,
+        tenant_id=subject.tenant_id,  # none: platform-wide (a ban), only staff see it
         changes=changes,
     )
 
