@@ -45,6 +45,9 @@ class DeviceViewSet(ResourceViewSet):
     serializer_class = DeviceOutput
     filterset_class = DeviceFilter
     ordering_fields = ("created_at", "label", "kind")
+    # The app refreshes its own push token on every launch: machine upkeep, not an
+    # administrative change (and the token is a secret the trail would only redact).
+    audit_exempt_actions = frozenset({"push_binding"})
 
     def _credentials(self, issued: services.IssuedCredentials) -> dict[str, object]:
         return DeviceCredentialsOutput(issued.device, context={"sip_secret": issued.secret}).data  # type: ignore[return-value]

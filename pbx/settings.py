@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "pbx.directory",
     "pbx.tokens",
     "pbx.edge",
+    "pbx.audit",
     "devices",
     "routing",
     "voicemail",

@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from pbx.audit.admin import AuditedAdmin
 from pbx.directory.models import User
 from pbx.edge import services
 from pbx.edge.models import SourceBan
@@ -29,7 +30,7 @@ class ActiveFilter(admin.SimpleListFilter):
 
 
 @admin.register(SourceBan)
-class SourceBanAdmin(admin.ModelAdmin[SourceBan]):
+class SourceBanAdmin(AuditedAdmin[SourceBan]):
     list_display = (
         "source_address",
         "reason",
@@ -57,5 +58,6 @@ class SourceBanAdmin(admin.ModelAdmin[SourceBan]):
         by = request.user if isinstance(request.user, User) else None
         now = timezone.now()
         for ban in queryset:
-            services.source_ban_lift(ban=ban, by=by, now=now)
+            with self.audited(request, ban, "lift"):
+                services.source_ban_lift(ban=ban, by=by, now=now)
         messages.success(request, f"{queryset.count()} ban(s) lifted; the engine is being told.")

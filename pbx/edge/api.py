@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from pbx.api.permissions import IsPlatformAdmin, acting_user
+from pbx.api.views import audited
 from pbx.edge import selectors, services
 from pbx.edge.models import SourceBan
 from pbx.edge.serializers import SourceBanOutput, SourceBanQuery
@@ -41,7 +42,7 @@ class SourceBanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     @action(detail=True, methods=["post"])
     def lift(self, request: Request, pk: str) -> Response:
         """Lift the ban now; the engine stops dropping the address within a second or two."""
-        ban = services.source_ban_lift(
-            ban=self.get_object(), by=acting_user(request), now=timezone.now()
-        )
+        ban = self.get_object()
+        with audited(request, SourceBan, "lift", pk=ban.pk):
+            ban = services.source_ban_lift(ban=ban, by=acting_user(request), now=timezone.now())
         return Response(self.get_serializer(ban).data)
