@@ -172,7 +172,7 @@ UserAdmin.actions = (*UserAdmin.actions, offboard_users)
 
 
 @admin.register(RegistrationFailure)
-class RegistrationFailureAdmin(admin.ModelAdmin[RegistrationFailure]):
+class RegistrationFailureAdmin(AuditedAdmin[RegistrationFailure]):
     """Failed registrations and calls as the engine reported them (read-only)."""
 
     list_display = (
@@ -199,7 +199,7 @@ class RegistrationFailureAdmin(admin.ModelAdmin[RegistrationFailure]):
 
 
 @admin.register(FailureTally)
-class FailureTallyAdmin(admin.ModelAdmin[FailureTally]):
+class FailureTallyAdmin(AuditedAdmin[FailureTally]):
     """Failures past the per-address cap of a minute, counted per address and minute."""
 
     list_display = ("minute", "source_address", "method", "reason", "count", "tenant")
