@@ -9,8 +9,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from devices import services
-from devices.models import Device, PushBinding, Registration
+from devices.models import Device, FailureTally, PushBinding, Registration, RegistrationFailure
 from devices.offboarding import user_offboard
+from pbx.audit.admin import AuditedAdmin
 from pbx.directory.admin import UserAdmin
 from pbx.directory.models import User
 
@@ -60,7 +61,7 @@ class PushBindingInline(admin.StackedInline[PushBinding, Device]):
 
 
 @admin.register(Device)
-class DeviceAdmin(admin.ModelAdmin[Device]):
+class DeviceAdmin(AuditedAdmin[Device]):
     list_display = ("label", "kind", "user", "tenant", "sip_username", "state", "created_at")
     list_filter = ("kind", "enabled", ("revoked_at", admin.EmptyFieldListFilter), "tenant")
     search_fields = ("label", "sip_username", "user__email", "mac_address")
@@ -117,7 +118,8 @@ class DeviceAdmin(admin.ModelAdmin[Device]):
     def revoke_devices(self, request: HttpRequest, queryset: QuerySet[Device]) -> None:
         count = 0
         for device in queryset.filter(revoked_at__isnull=True):
-            services.device_revoke(device=device)
+            with self.audited(request, device, "revoke"):
+                services.device_revoke(device=device)
             self.log_change(request, device, "Revoked (registrations dropped in the engine).")
             count += 1
         messages.info(request, f"Revoked {count} device(s).")
@@ -125,7 +127,8 @@ class DeviceAdmin(admin.ModelAdmin[Device]):
     @admin.action(description="Rotate SIP secrets (shows the new secrets once)")
     def rotate_secrets(self, request: HttpRequest, queryset: QuerySet[Device]) -> None:
         for device in queryset.filter(revoked_at__isnull=True):
-            issued = services.device_rotate_secret(device=device)
+            with self.audited(request, device, "rotate_secret"):
+                issued = services.device_rotate_secret(device=device)
             self.log_change(request, device, "SIP secret rotated.")
             messages.warning(
                 request, f"{device.sip_username}: new secret {issued.secret} (shown once)"
@@ -133,7 +136,7 @@ class DeviceAdmin(admin.ModelAdmin[Device]):
 
 
 @admin.register(Registration)
-class RegistrationAdmin(admin.ModelAdmin[Registration]):
+class RegistrationAdmin(AuditedAdmin[Registration]):
     """Live registrations as the engine reported them (read-only)."""
 
     list_display = ("device", "contact", "source_address", "transport", "user_agent", "expires_at")
@@ -157,7 +160,8 @@ class RegistrationAdmin(admin.ModelAdmin[Registration]):
 @admin.action(description="Offboard: revoke every device, push token, API and web session")
 def offboard_users(modeladmin: UserAdmin, request: HttpRequest, queryset: QuerySet[User]) -> None:
     for user in queryset:
-        report = user_offboard(user=user)
+        with modeladmin.audited(request, user, "offboard"):
+            report = user_offboard(user=user)
         modeladmin.log_change(request, user, "Offboarded. " + "; ".join(report.lines()))
         messages.warning(request, " — ".join(report.lines()))
 
@@ -165,3 +169,47 @@ def offboard_users(modeladmin: UserAdmin, request: HttpRequest, queryset: QueryS
 # The people admin lives in the directory (the ground floor); offboarding revokes devices, so
 # this app, which knows devices, gives it the action.
 UserAdmin.actions = (*UserAdmin.actions, offboard_users)
+
+
+@admin.register(RegistrationFailure)
+class RegistrationFailureAdmin(AuditedAdmin[RegistrationFailure]):
+    """Failed registrations and calls as the engine reported them (read-only)."""
+
+    list_display = (
+        "created_at",
+        "method",
+        "reason",
+        "username",
+        "domain",
+        "source_address",
+        "user_agent",
+        "tenant",
+    )
+    list_filter = ("reason", "method", "tenant")
+    search_fields = ("source_address", "username", "domain", "user_agent")
+    date_hierarchy = "created_at"
+    list_select_related = ("tenant",)
+    readonly_fields = [field.name for field in RegistrationFailure._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(FailureTally)
+class FailureTallyAdmin(AuditedAdmin[FailureTally]):
+    """Failures past the per-address cap of a minute, counted per address and minute."""
+
+    list_display = ("minute", "source_address", "method", "reason", "count", "tenant")
+    list_filter = ("reason", "method")
+    search_fields = ("source_address",)
+    date_hierarchy = "minute"
+    ordering = ("-minute", "-count")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

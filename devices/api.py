@@ -3,6 +3,7 @@
 from dataclasses import asdict
 from datetime import timedelta
 
+from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -12,16 +13,18 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from devices import selectors, services
-from devices.filters import DeviceFilter
-from devices.models import Device
+from devices import failures, selectors, services
+from devices.filters import DeviceFilter, FailureFilter
+from devices.models import Device, RegistrationFailure
 from devices.push import bindings
 from devices.push.metrics import push_metrics
 from devices.serializers import (
+    AddressFailuresOutput,
     DeviceCreateInput,
     DeviceCredentialsOutput,
     DeviceOutput,
     DeviceUpdateInput,
+    FailureOutput,
     PushBindingInput,
     PushBindingOutput,
     PushMetricsOutput,
@@ -29,6 +32,7 @@ from devices.serializers import (
 )
 from pbx.api.permissions import IsTenantAdmin, acting_tenant, acting_user
 from pbx.api.views import ResourceViewSet
+from pbx.directory.models import Tenant, User
 
 MEMBER_EDITABLE = {"label"}
 
@@ -41,6 +45,9 @@ class DeviceViewSet(ResourceViewSet):
     serializer_class = DeviceOutput
     filterset_class = DeviceFilter
     ordering_fields = ("created_at", "label", "kind")
+    # The app refreshes its own push token on every launch: machine upkeep, not an
+    # administrative change (and the token is a secret the trail would only redact).
+    audit_exempt_actions = frozenset({"push_binding"})
 
     def _credentials(self, issued: services.IssuedCredentials) -> dict[str, object]:
         return DeviceCredentialsOutput(issued.device, context={"sip_secret": issued.secret}).data  # type: ignore[return-value]
@@ -117,3 +124,29 @@ class PushMetricsView(APIView):
         since = timezone.now() - timedelta(hours=query.validated_data["hours"])
         metrics = push_metrics(tenant=acting_tenant(request), since=since)
         return Response(PushMetricsOutput(asdict(metrics)).data)
+
+
+def _failures_of(*, tenant: Tenant, actor: User) -> QuerySet[RegistrationFailure]:
+    return failures.failure_list(tenant=tenant)
+
+
+class FailureViewSet(ResourceViewSet):
+    """Failed registrations and calls naming the organisation's domain: wrong secrets,
+    unknown users, networks not allowed, throttled accounts. Tenant admins only."""
+
+    model = RegistrationFailure
+    selector = staticmethod(_failures_of)
+    serializer_class = FailureOutput
+    filterset_class = FailureFilter
+    permission_classes = [IsTenantAdmin]
+    http_method_names = ["get", "head", "options"]
+    ordering_fields = ("created_at",)
+
+    @extend_schema(responses=AddressFailuresOutput(many=True))
+    @action(detail=False, methods=["get"], url_path="by-address", pagination_class=None)
+    def by_address(self, request: Request) -> Response:
+        """The same failures (same filters) per source address, most first (at most 100)."""
+        rows = failures.failures_by_address(
+            failures=self.filter_queryset(self.get_queryset()), tenant=acting_tenant(request)
+        )
+        return Response(AddressFailuresOutput([asdict(row) for row in rows], many=True).data)

@@ -1,7 +1,11 @@
+import re
+
 import django_filters
 from django.db.models import QuerySet
 
-from devices.models import Device
+from devices.models import Device, RegistrationFailure
+
+ASCII_ID = re.compile(r"[0-9]{1,18}", re.ASCII)
 
 
 class DeviceFilter(django_filters.FilterSet):
@@ -28,3 +32,25 @@ class DeviceFilter(django_filters.FilterSet):
         if value == "revoked":
             return queryset.filter(revoked_at__isnull=False)
         return queryset.filter(revoked_at__isnull=True, enabled=(value == "active"))
+
+
+class FailureFilter(django_filters.FilterSet):
+    """Failed registrations and calls of the organisation, by reason, method, address, device
+    and time (`since` / `until`, ISO 8601)."""
+
+    source_address = django_filters.CharFilter(max_length=64)
+    username = django_filters.CharFilter(max_length=64)
+    device = django_filters.CharFilter(method="filter_device", max_length=18)
+    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = RegistrationFailure
+        fields = ("reason", "method")
+
+    def filter_device(
+        self, queryset: QuerySet[RegistrationFailure], name: str, value: str
+    ) -> QuerySet[RegistrationFailure]:
+        if not ASCII_ID.fullmatch(value):
+            return queryset.none()
+        return queryset.filter(device_id=int(value))

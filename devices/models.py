@@ -133,9 +133,24 @@ class Registration(models.Model):
 
 
 class RegistrationFailure(models.Model):
-    """A refused REGISTER (wrong secret, unknown user, revoked device, network not allowed).
-    Kept for the security work: counting by source address and by username."""
+    """A refused REGISTER or INVITE (wrong secret, unknown user, revoked device, network not
+    allowed, throttled account), as the engine reported it. Beyond
+    PBX_FAILURES_PER_ADDRESS_MINUTE per address and minute only a FailureTally counts them,
+    so an attack cannot fill the database; both are purged after PBX_FAILURE_RETENTION_DAYS."""
 
+    class Method(models.TextChoices):
+        REGISTER = "REGISTER", "Registration"
+        INVITE = "INVITE", "Call"
+
+    tenant = models.ForeignKey(
+        "directory.Tenant",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="registration_failures",
+        help_text="The organisation whose domain was named (none: an unknown domain).",
+    )
+    method = models.CharField(max_length=16, choices=Method.choices, default=Method.REGISTER)
     username = models.CharField(max_length=64)
     domain = models.CharField(max_length=253)
     device = models.ForeignKey(
@@ -153,10 +168,39 @@ class RegistrationFailure(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
-        indexes = [models.Index(fields=("source_address", "created_at"))]
+        indexes = [
+            models.Index(fields=("source_address", "created_at")),
+            models.Index(fields=("tenant", "created_at")),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.username}@{self.domain} refused: {self.reason}"
+        return f"{self.username}@{self.domain} {self.method} refused: {self.reason}"
+
+
+class FailureTally(models.Model):
+    """Failures past the per-address cap of a minute: counted, not stored one by one."""
+
+    tenant = models.ForeignKey(
+        "directory.Tenant", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    source_address = models.GenericIPAddressField()
+    minute = models.DateTimeField()
+    method = models.CharField(max_length=16, choices=RegistrationFailure.Method.choices)
+    reason = models.CharField(max_length=40)
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=("tenant", "source_address", "minute", "method", "reason"),
+                name="failure_tally_unique",
+                nulls_distinct=False,
+            ),
+        ]
+        indexes = [models.Index(fields=("minute",))]
+
+    def __str__(self) -> str:
+        return f"{self.count} more failures from {self.source_address} at {self.minute}"
 
 
 class PushDelivery(models.Model):

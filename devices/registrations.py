@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 from django.db import transaction
 
 from devices.domain.push import contact_push_params
-from devices.models import Device, PushBinding, Registration, RegistrationFailure
+from devices.failures import failure_record
+from devices.models import Device, PushBinding, Registration
 from devices.push.bindings import push_binding_register
 from devices.push.deliveries import deliveries_mark_woken
 from pbx.engine.contract import EventType, RegistrationEvent
@@ -50,18 +51,10 @@ def _device(event: RegistrationEvent) -> Device | None:
 
 
 def registration_refused(*, event: RegistrationEvent, now: datetime) -> DeviceSeen | None:
-    """A REGISTER the engine refused: kept for the security pages (who tried, from where)."""
+    """A REGISTER or INVITE the engine refused: kept for the security pages (who tried, from
+    where, why)."""
     device = _device(event)
-    RegistrationFailure.objects.create(
-        username=event.username,
-        domain=event.domain,
-        device=device,
-        reason=event.reason or "refused",
-        source_address=event.source_address,
-        source_port=event.source_port,
-        transport=event.transport,
-        user_agent=event.user_agent,
-    )
+    failure_record(event=event, device=device, now=now)
     return DeviceSeen(device.pk, device.user_id) if device else None
 
 

@@ -4,7 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from devices.models import Device, PushBinding
+from devices.models import Device, PushBinding, RegistrationFailure
 from pbx.api.serializers import StrictSerializer
 from pbx.directory.models import User
 from pbx.directory.serializers import NetworkListField, TenantScopedPrimaryKeyField
@@ -121,3 +121,33 @@ class PushMetricsOutput(serializers.Serializer):  # type: ignore[type-arg]
     wakes_woken = serializers.IntegerField(help_text="Apps that registered after the push.")
     wake_seconds_p50 = serializers.FloatField(allow_null=True)
     wake_seconds_p95 = serializers.FloatField(allow_null=True)
+
+
+class FailureOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = RegistrationFailure
+        fields = (
+            "id",
+            "created_at",
+            "method",
+            "reason",
+            "username",
+            "domain",
+            "device",
+            "source_address",
+            "source_port",
+            "transport",
+            "user_agent",
+        )
+
+
+class AddressFailuresOutput(serializers.Serializer):  # type: ignore[type-arg]
+    source_address = serializers.IPAddressField(allow_null=True)
+    failures = serializers.IntegerField(help_text="Failures recorded one by one.")
+    beyond_cap = serializers.IntegerField(
+        help_text="Failures past the per-minute cap of the address, only counted."
+    )
+    accounts = serializers.IntegerField(help_text="Distinct usernames tried.")
+    first_at = serializers.DateTimeField()
+    last_at = serializers.DateTimeField()
+    reasons = serializers.DictField(child=serializers.IntegerField())

@@ -9,6 +9,7 @@ never lost because the engine was restarting (tasks are acknowledged late, see s
 from celery import shared_task
 from django.utils import timezone
 
+from devices.failures import failures_purge
 from devices.models import Device
 from devices.registrations import registrations_reconcile
 from pbx.engine.client import ENGINE_RETRY, engine_client
@@ -59,3 +60,9 @@ def sync_registrations() -> dict[str, int]:
         "went_offline": outcome.went_offline,
         "stale": len(outcome.stale),
     }
+
+
+@shared_task(name="devices.purge_old_failures")
+def purge_old_failures() -> int:
+    """Forget failed registrations and calls past the retention (hourly, by beat)."""
+    return failures_purge(now=timezone.now())

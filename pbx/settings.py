@@ -63,6 +63,8 @@ INSTALLED_APPS = [
     "pbx.directory",
     "pbx.accounts",
     "pbx.tokens",
+    "pbx.edge",
+    "pbx.audit",
     "devices",
     "routing",
     "voicemail",
@@ -166,6 +168,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600.0,
     },
     "purge-expired-voicemail": {"task": "voicemail.purge_expired", "schedule": 3600.0},
+    "purge-old-failures": {"task": "devices.purge_old_failures", "schedule": 3600.0},
     # Registration events are delivered at most once: repair what Django missed.
     "sync-engine-registrations": {
         "task": "engine.sync_registrations",
@@ -217,6 +220,11 @@ if IS_PRODUCTION:
     PBX_ENGINE_TOKEN = env.str("PBX_ENGINE_TOKEN")
 else:
     PBX_ENGINE_TOKEN = env.str("PBX_ENGINE_TOKEN", default="development-engine-token")
+
+# Failed registrations and calls: kept this long; past this many per source address and minute
+# only counted (an attack cannot fill the database).
+PBX_FAILURE_RETENTION_DAYS = env.int("PBX_FAILURE_RETENTION_DAYS", default=30)
+PBX_FAILURES_PER_ADDRESS_MINUTE = env.int("PBX_FAILURES_PER_ADDRESS_MINUTE", default=30)
 
 # Where Celery workers reach the engine's JSON-RPC (Kamailio jsonrpcs over xhttp, POST only).
 PBX_ENGINE_RPC_URL = env.str("PBX_ENGINE_RPC_URL", default="http://127.0.0.1:5060/RPC")

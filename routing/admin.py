@@ -1,10 +1,11 @@
 from django.contrib import admin
 
+from pbx.audit.admin import AuditedAdmin
 from routing.models import Call, RoutingProfile, RoutingTemplate, Schedule
 
 
 @admin.register(Schedule)
-class ScheduleAdmin(admin.ModelAdmin[Schedule]):
+class ScheduleAdmin(AuditedAdmin[Schedule]):
     list_display = ("name", "tenant", "owner", "time_zone", "updated_at")
     list_filter = ("tenant",)
     search_fields = ("name", "owner__email")
@@ -13,14 +14,14 @@ class ScheduleAdmin(admin.ModelAdmin[Schedule]):
 
 
 @admin.register(RoutingTemplate)
-class RoutingTemplateAdmin(admin.ModelAdmin[RoutingTemplate]):
+class RoutingTemplateAdmin(AuditedAdmin[RoutingTemplate]):
     list_display = ("name", "tenant", "is_default", "updated_at")
     list_filter = ("tenant", "is_default")
     search_fields = ("name",)
 
 
 @admin.register(RoutingProfile)
-class RoutingProfileAdmin(admin.ModelAdmin[RoutingProfile]):
+class RoutingProfileAdmin(AuditedAdmin[RoutingProfile]):
     """Read-mostly: documents are validated by the API's services, not by this form."""
 
     list_display = ("user", "template", "dnd", "forward_always", "updated_at")
@@ -31,7 +32,7 @@ class RoutingProfileAdmin(admin.ModelAdmin[RoutingProfile]):
 
 
 @admin.register(Call)
-class CallAdmin(admin.ModelAdmin[Call]):
+class CallAdmin(AuditedAdmin[Call]):
     list_display = (
         "started_at",
         "caller",

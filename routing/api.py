@@ -17,7 +17,7 @@ from pbx.api.pagination import Pagination
 from pbx.api.permissions import IsTenantUser, acting_tenant, acting_user
 from pbx.api.serializers import validated_input
 from pbx.api.subjects import USER_PARAMETER, subject
-from pbx.api.views import AdminWritesOnly, ResourceViewSet
+from pbx.api.views import AdminWritesOnly, ResourceViewSet, audited
 from pbx.directory.models import User
 from routing import selectors, services
 from routing.call_history import CallDetailOutput, CallListQuery, CallOutput, CallSeenFromQuery
@@ -69,14 +69,15 @@ class UserRoutingView(APIView):
     def patch(self, request: Request, user: str) -> Response:
         person = subject(request, user)
         data = validated_input(RoutingUpdateInput, request)
-        if "template" in data:
-            if not acting_user(request).is_tenant_admin:
-                raise PermissionDenied(
-                    "Only an administrator assigns templates.", code="admin_only_field"
-                )
-            services.routing_template_assign(user=person, template=data.pop("template"))
-        if data:
-            services.routing_treatment_update(user=person, data=data)
+        if "template" in data and not acting_user(request).is_tenant_admin:
+            raise PermissionDenied(
+                "Only an administrator assigns templates.", code="admin_only_field"
+            )
+        with audited(request, RoutingProfile, user=person):
+            if "template" in data:
+                services.routing_template_assign(user=person, template=data.pop("template"))
+            if data:
+                services.routing_treatment_update(user=person, data=data)
         return _render(person)
 
 
@@ -93,9 +94,9 @@ class UserRoutingDocumentView(APIView):
     )
     def put(self, request: Request, user: str) -> Response:
         person = subject(request, user)
-        services.routing_document_set(
-            user=person, document=validated_input(DocumentInput, request)["document"]
-        )
+        document = validated_input(DocumentInput, request)["document"]
+        with audited(request, RoutingProfile, "document_set", user=person):
+            services.routing_document_set(user=person, document=document)
         return _render(person)
 
     @extend_schema(
@@ -106,7 +107,8 @@ class UserRoutingDocumentView(APIView):
     )
     def delete(self, request: Request, user: str) -> Response:
         person = subject(request, user)
-        services.routing_document_reset(user=person)
+        with audited(request, RoutingProfile, "document_reset", user=person):
+            services.routing_document_reset(user=person)
         return _render(person)
 
 

@@ -66,8 +66,12 @@ def run_sipp(
     local_port: int | None = None,
     timeout: float = 20.0,
     wait_ms: int = 5000,
+    source: str = "127.0.0.1",
+    calls: int = 1,
+    rate: int = 10,
 ) -> SippResult:
-    """Run one call of `scenario`; `wait_ms` is the longest silence sipp accepts."""
+    """Run `calls` calls of `scenario` (at `rate` per second) from the address `source`;
+    `wait_ms` is the longest silence sipp accepts."""
     name = f"scenario-{free_port()}"
     path = workdir / f"{name}.xml"
     path.write_text(scenario)
@@ -78,11 +82,13 @@ def run_sipp(
         "-sf",
         str(path),
         "-i",
-        "127.0.0.1",
+        source,
         "-p",
-        str(local_port or free_port()),
+        str(local_port or free_port(source)),
         "-m",
-        "1",
+        str(calls),
+        "-r",
+        str(rate),
         "-timeout",
         f"{int(timeout)}s",
         "-timeout_error",
@@ -111,6 +117,7 @@ def register(
     expires: int = 600,
     user_agent: str = "sipp-desk-phone",
     local_port: int | None = None,
+    source: str = "127.0.0.1",
 ) -> SippResult:
     scenario = REGISTER.format(
         username=username,
@@ -120,4 +127,4 @@ def register(
         expires=expires,
         user_agent=user_agent,
     )
-    return run_sipp(engine, scenario, workdir, local_port=local_port)
+    return run_sipp(engine, scenario, workdir, local_port=local_port, source=source)

@@ -296,8 +296,9 @@ def start_device(
     scenario: str,
     *,
     timeout_s: int = 40,
+    source: str = "127.0.0.1",
 ) -> Device:
-    port = free_port()
+    port = free_port(source)
     path = workdir / f"{name}.xml"
     path.write_text(scenario)
     log = workdir / f"{name}-messages.log"
@@ -307,7 +308,7 @@ def start_device(
             "-sf",
             str(path),
             "-i",
-            "127.0.0.1",
+            source,
             "-p",
             str(port),
             "-m",
@@ -337,6 +338,7 @@ def register_contact(
     secret: str,
     contact_port: int,
     contact_params: str = "",
+    source: str = "127.0.0.1",
 ) -> SippResult:
     """REGISTER a device whose calls go to a sipp listening on `contact_port` (`contact_params`
     are added to the contact URI, e.g. RFC 8599 push parameters)."""
@@ -349,9 +351,9 @@ def register_contact(
         user_agent="sipp-device",
     ).replace(
         "@[local_ip]:[local_port];transport=[transport]>",
-        f"@127.0.0.1:{contact_port}{contact_params}>",
+        f"@{source}:{contact_port}{contact_params}>",
     )
-    return run_sipp(engine, scenario, workdir)
+    return run_sipp(engine, scenario, workdir, source=source)
 
 
 def voicemail_caller_scenario(

@@ -1,15 +1,16 @@
-"""Voicemail in the platform console: mailboxes (PIN reset, audited), messages, the PIN audit."""
+"""Voicemail in the platform console: mailboxes (PIN reset, in the audit trail), messages."""
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from voicemail.models import Mailbox, Message, PinAudit, VoicemailPolicy
+from pbx.audit.admin import AuditedAdmin
+from voicemail.models import Mailbox, Message, VoicemailPolicy
 from voicemail.services import mailbox_pin_reset
 
 
 @admin.register(Mailbox)
-class MailboxAdmin(admin.ModelAdmin[Mailbox]):
+class MailboxAdmin(AuditedAdmin[Mailbox]):
     list_display = ("extension", "tenant", "max_messages", "retention_days", "locked_until")
     list_filter = ("tenant",)
     search_fields = ("extension__number", "extension__owner__email")
@@ -21,8 +22,8 @@ class MailboxAdmin(admin.ModelAdmin[Mailbox]):
     @admin.action(description="Reset voicemail PIN (shows the new PIN once)")
     def reset_pins(self, request: HttpRequest, queryset: QuerySet[Mailbox]) -> None:
         for mailbox in queryset.select_related("extension"):
-            actor = request.user if request.user.is_authenticated else None
-            pin = mailbox_pin_reset(mailbox=mailbox, actor=actor)  # type: ignore[arg-type]
+            with self.audited(request, mailbox, "pin_reset"):
+                pin = mailbox_pin_reset(mailbox=mailbox)
             self.log_change(request, mailbox, "Voicemail PIN reset.")
             messages.warning(
                 request, f"Mailbox {mailbox.extension.number}: new PIN {pin} (shown once)"
@@ -30,20 +31,13 @@ class MailboxAdmin(admin.ModelAdmin[Mailbox]):
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin[Message]):
+class MessageAdmin(AuditedAdmin[Message]):
     list_display = ("mailbox", "caller", "duration_ms", "folder", "heard_at", "created_at")
     list_filter = ("folder", "tenant")
     search_fields = ("caller", "caller_name", "call_id")
     readonly_fields = ("call_id", "audio", "duration_ms", "created_at")
 
 
-@admin.register(PinAudit)
-class PinAuditAdmin(admin.ModelAdmin[PinAudit]):
-    list_display = ("mailbox", "action", "actor", "at")
-    list_filter = ("action", "tenant")
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-
-admin.site.register(VoicemailPolicy)
+@admin.register(VoicemailPolicy)
+class VoicemailPolicyAdmin(AuditedAdmin[VoicemailPolicy]):
+    list_display = ("tenant", "pin_min_length", "pin_max_attempts", "pin_lockout_seconds")

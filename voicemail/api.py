@@ -18,9 +18,10 @@ from pbx.api.permissions import IsTenantAdmin, IsTenantUser, acting_user
 from pbx.api.ranges import ranged_file_response
 from pbx.api.serializers import validated_input
 from pbx.api.subjects import USER_PARAMETER, subject
+from pbx.api.views import audited
 from pbx.errors import DomainError
 from voicemail import selectors, services
-from voicemail.models import Message
+from voicemail.models import Mailbox, Message
 from voicemail.serializers import (
     MailboxOutput,
     MailboxUpdateInput,
@@ -94,8 +95,9 @@ class MailboxView(APIView):
         mailbox = selectors.mailbox_of(subject(request, user))
         data = validated_input(MailboxUpdateInput, request)
         if "email_notifications" in data:
-            mailbox.email_notifications = data["email_notifications"]
-            mailbox.save(update_fields=["email_notifications"])
+            with audited(request, Mailbox, pk=mailbox.pk):
+                mailbox.email_notifications = data["email_notifications"]
+                mailbox.save(update_fields=["email_notifications"])
         return Response(_mailbox_json(mailbox))
 
 
@@ -117,9 +119,9 @@ class PinView(APIView):
                 "Only the owner sets a PIN; administrators reset it.", code="owner_only"
             )
         data = validated_input(PinInput, request)
-        services.mailbox_pin_set(
-            mailbox=selectors.mailbox_of(person), pin=data["pin"], actor=person
-        )
+        mailbox = selectors.mailbox_of(person)
+        with audited(request, Mailbox, "pin_set", pk=mailbox.pk):
+            services.mailbox_pin_set(mailbox=mailbox, pin=data["pin"])
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -165,7 +167,8 @@ class PinResetView(APIView):
     )
     def post(self, request: Request, user: str) -> Response:
         mailbox = selectors.mailbox_of(subject(request, user))
-        pin = services.mailbox_pin_reset(mailbox=mailbox, actor=acting_user(request))
+        with audited(request, Mailbox, "pin_reset", pk=mailbox.pk):
+            pin = services.mailbox_pin_reset(mailbox=mailbox)
         return Response(PinResetOutput({"pin": pin}).data)
 
 
@@ -212,7 +215,8 @@ class GreetingView(APIView):
             )
         if upload.size > services.GREETING_MAX_BYTES:
             raise DomainError("The file is larger than 5 MB.", code="too_large", field="file")
-        services.greeting_set(mailbox=mailbox, kind=kind, data=upload.read())
+        with audited(request, Mailbox, "greeting_set", pk=mailbox.pk):
+            services.greeting_set(mailbox=mailbox, kind=kind, data=upload.read())
         return Response(_mailbox_json(mailbox))
 
     @extend_schema(
@@ -224,7 +228,8 @@ class GreetingView(APIView):
         mailbox = selectors.mailbox_of(subject(request, user))
         if kind not in services.GREETING_KINDS:
             raise DomainError("Unknown greeting.", code="invalid_choice", field="kind")
-        services.greeting_delete(mailbox=mailbox, kind=kind)
+        with audited(request, Mailbox, "greeting_delete", pk=mailbox.pk):
+            services.greeting_delete(mailbox=mailbox, kind=kind)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

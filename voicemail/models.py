@@ -1,6 +1,6 @@
-"""Mailboxes (one per extension), their messages and greetings, and the audit of PIN resets."""
+"""Mailboxes (one per extension), their messages and greetings. Who set or reset a PIN is in the
+audit trail (`pbx.audit`), written by the edges that call the PIN services."""
 
-from django.conf import settings
 from django.db import models
 
 from pbx.directory.models import Extension, Tenant
@@ -62,25 +62,6 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"message {self.pk} in {self.mailbox_id}"
-
-
-class PinAudit(models.Model):
-    """Who changed or reset a mailbox PIN, and when (never the PIN)."""
-
-    class Action(models.TextChoices):
-        SET = "set", "Set by the owner"
-        RESET = "reset", "Reset by an administrator"
-
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
-    mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="pin_audit")
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    action = models.CharField(max_length=8, choices=Action.choices)
-    at = models.DateTimeField(auto_now_add=True)
-
-    def __str__(self) -> str:
-        return f"{self.action} PIN of {self.mailbox_id}"
 
 
 class VoicemailPolicy(models.Model):

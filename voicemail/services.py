@@ -1,4 +1,5 @@
-"""Writes of voicemail: PINs (policy, lockout, audited resets), deposits (idempotent by call,
+"""Writes of voicemail: PINs (policy, lockout, resets; the API and admin record them in the
+audit trail), deposits (idempotent by call,
 within the mailbox's limit), message state, greetings. Side effects (MWI, pushes, e-mails,
 live events) go out after commit."""
 
@@ -12,12 +13,11 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
-from pbx.directory.models import User
 from pbx.errors import Conflict, DomainError
 from pbx.events.publish import send_event_on_commit
 from voicemail.domain.audio import AudioInvalid, normalise_upload
 from voicemail.domain.pins import PinPolicy, WeakPin, lockout_seconds, pin_check
-from voicemail.models import Mailbox, Message, PinAudit, VoicemailPolicy
+from voicemail.models import Mailbox, Message, VoicemailPolicy
 from voicemail.tasks import email_new_message, push_new_message, send_mwi, transcribe
 
 GREETING_KINDS = ("unavailable", "busy", "name")
@@ -49,7 +49,7 @@ def _personal_numbers(mailbox: Mailbox) -> list[str]:
 
 
 @transaction.atomic
-def mailbox_pin_set(*, mailbox: Mailbox, pin: str, actor: User) -> None:
+def mailbox_pin_set(*, mailbox: Mailbox, pin: str) -> None:
     try:
         pin_check(pin, pin_policy(mailbox.tenant_id), personal=_personal_numbers(mailbox))
     except WeakPin as exc:
@@ -57,14 +57,12 @@ def mailbox_pin_set(*, mailbox: Mailbox, pin: str, actor: User) -> None:
     Mailbox.objects.filter(pk=mailbox.pk).update(
         pin_hash=make_password(pin), failed_attempts=0, lockouts=0, locked_until=None
     )
-    PinAudit.objects.create(
-        tenant_id=mailbox.tenant_id, mailbox=mailbox, actor=actor, action=PinAudit.Action.SET
-    )
 
 
 @transaction.atomic
-def mailbox_pin_reset(*, mailbox: Mailbox, actor: User) -> str:
-    """An administrator resets a forgotten PIN: a random strong one, shown once, audited."""
+def mailbox_pin_reset(*, mailbox: Mailbox) -> str:
+    """An administrator resets a forgotten PIN: a random strong one, shown once (the caller
+    records who did it in the audit trail)."""
     policy = pin_policy(mailbox.tenant_id)
     personal = _personal_numbers(mailbox)
     while True:
@@ -76,9 +74,6 @@ def mailbox_pin_reset(*, mailbox: Mailbox, actor: User) -> str:
             continue
     Mailbox.objects.filter(pk=mailbox.pk).update(
         pin_hash=make_password(pin), failed_attempts=0, lockouts=0, locked_until=None
-    )
-    PinAudit.objects.create(
-        tenant_id=mailbox.tenant_id, mailbox=mailbox, actor=actor, action=PinAudit.Action.RESET
     )
     return pin
 

@@ -95,7 +95,7 @@ def start_dev_engine(env: dict[str, str]) -> "EngineProcess | None":
         print("[run] no PostgreSQL: running WITHOUT the SIP engine")
         return None
     sys.path.insert(0, str(ROOT))
-    from pbx.engine.process import EngineStartError, start_engine
+    from pbx.engine.process import EdgeLimits, EngineStartError, start_engine
 
     port = int(os.environ.get("PBX_SIP_PORT", "5060"))
     (ROOT / "var").mkdir(exist_ok=True)
@@ -111,6 +111,7 @@ def start_dev_engine(env: dict[str, str]) -> "EngineProcess | None":
                 int(os.environ.get("PBX_KEEPALIVE_INTERVAL", "30")),
                 int(os.environ.get("PBX_KEEPALIVE_TIMEOUT", "90")),
             ),
+            edge=EdgeLimits.from_environ(os.environ),
         )
     except EngineStartError as exc:
         print(

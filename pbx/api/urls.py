@@ -4,8 +4,10 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from devices.api import DeviceViewSet, PushMetricsView
+from devices.api import DeviceViewSet, FailureViewSet, PushMetricsView
+from pbx.audit.api import AuditEntryViewSet, AuditExportView
 from pbx.directory import api as directory
+from pbx.edge.api import SourceBanViewSet
 from pbx.tokens import api as tokens
 from routing import api as routing
 from voicemail import api as voicemail
@@ -20,12 +22,16 @@ router.register("me/sessions", tokens.MySessionViewSet, basename="my-session")
 router.register("schedules", routing.ScheduleViewSet, basename="schedule")
 router.register("routing-templates", routing.RoutingTemplateViewSet, basename="routing-template")
 router.register("calls", routing.CallViewSet, basename="call")
+router.register("bans", SourceBanViewSet, basename="ban")
+router.register("registration-failures", FailureViewSet, basename="registration-failure")
+router.register("audit", AuditEntryViewSet, basename="audit")
 
 urlpatterns = [
     path("auth/tokens", tokens.TokenCreateView.as_view(), name="auth-tokens"),
     path("auth/tokens/refresh", tokens.TokenRefreshView.as_view(), name="auth-tokens-refresh"),
     path("auth/logout", tokens.LogoutView.as_view(), name="auth-logout"),
     path("me", directory.MeView.as_view(), name="me"),
+    path("audit/export.csv", AuditExportView.as_view(), name="audit-export"),
     path("push/metrics", PushMetricsView.as_view(), name="push-metrics"),
     path("users/<str:user>/voicemail", voicemail.MailboxView.as_view(), name="voicemail"),
     path("users/<str:user>/voicemail/pin", voicemail.PinView.as_view(), name="voicemail-pin"),

@@ -9,12 +9,13 @@ from django.contrib.auth.forms import BaseUserCreationForm
 from django.contrib.auth.forms import UserChangeForm as DjangoUserChangeForm
 from django.http import HttpRequest
 
+from pbx.audit.admin import AuditedAdmin
 from pbx.directory.models import Extension, PhoneNumber, Tenant, User
 from pbx.tokens.services import api_sessions_revoke_for_user
 
 
 @admin.register(Tenant)
-class TenantAdmin(admin.ModelAdmin[Tenant]):
+class TenantAdmin(AuditedAdmin[Tenant]):
     list_display = (
         "name",
         "sip_domain",
@@ -55,7 +56,7 @@ class UserChangeForm(DjangoUserChangeForm):  # type: ignore[type-arg]
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
+class UserAdmin(AuditedAdmin[User], DjangoUserAdmin):  # type: ignore[type-arg, misc]
     form = UserChangeForm
     add_form = UserCreationForm
     list_display = ("email", "full_name", "tenant", "role", "is_active", "date_joined")
@@ -90,7 +91,7 @@ class UserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(Extension)
-class ExtensionAdmin(admin.ModelAdmin[Extension]):
+class ExtensionAdmin(AuditedAdmin[Extension]):
     list_display = ("number", "display_name", "owner", "tenant", "created_at")
     list_filter = ("tenant",)
     search_fields = ("number", "display_name", "owner__email")
@@ -99,7 +100,7 @@ class ExtensionAdmin(admin.ModelAdmin[Extension]):
 
 
 @admin.register(PhoneNumber)
-class PhoneNumberAdmin(admin.ModelAdmin[PhoneNumber]):
+class PhoneNumberAdmin(AuditedAdmin[PhoneNumber]):
     list_display = ("number", "label", "extension", "tenant", "created_at")
     list_filter = ("tenant",)
     search_fields = ("number", "label", "extension__number")
@@ -108,7 +109,9 @@ class PhoneNumberAdmin(admin.ModelAdmin[PhoneNumber]):
 
 @admin.register(LogEntry)
 class AdminAuditAdmin(admin.ModelAdmin[LogEntry]):
-    """The audit trail of the console: every change and action staff made, read-only."""
+    """Django's log of the console (it drives each object's History page), read-only. The audit
+    trail with before/after values, addresses and the API's and portal's changes too is
+    `pbx.audit` (Audit trail → Audit entries)."""
 
     list_display = (
         "action_time",

@@ -17,7 +17,7 @@ from pbx.api.permissions import (
     acting_user,
 )
 from pbx.api.serializers import validated_input
-from pbx.api.views import AdminWritesOnly, ResourceViewSet
+from pbx.api.views import AdminWritesOnly, ResourceViewSet, audited
 from pbx.directory import selectors, services
 from pbx.directory.filters import ExtensionFilter, PhoneNumberFilter, UserFilter
 from pbx.directory.models import Extension, PhoneNumber, Tenant, User
@@ -49,7 +49,8 @@ class MeView(APIView):
     @extend_schema(request=ProfileUpdateInput, responses=UserOutput, operation_id="me_update")
     def patch(self, request: Request) -> Response:
         data = validated_input(ProfileUpdateInput, request)
-        user = services.user_update(user=acting_user(request), data=data)
+        with audited(request, User, pk=acting_user(request).pk):
+            user = services.user_update(user=acting_user(request), data=data)
         return Response(UserOutput(user).data)
 
 
@@ -81,7 +82,8 @@ class MyTenantView(APIView):
     )
     def patch(self, request: Request) -> Response:
         data = validated_input(TenantUpdateInput, request)
-        tenant = services.tenant_update(tenant=acting_tenant(request), data=data)
+        with audited(request, Tenant, pk=acting_tenant(request).pk):
+            tenant = services.tenant_update(tenant=acting_tenant(request), data=data)
         return Response(TenantOutput(tenant).data)
 
 

@@ -57,6 +57,14 @@ class EngineClient(Protocol):
         """Remove every contact of the AOR. False when there was none."""
         ...
 
+    def banned_addresses(self) -> dict[str, str]:
+        """Source addresses the engine drops right now, with the ban's reason."""
+        ...
+
+    def lift_ban(self, *, address: str) -> bool:
+        """Forget a ban and the address's failure count. False when it was not banned."""
+        ...
+
     def send_request(self, *, method: str, uri: str, headers: str, body: str = "") -> None:
         """Send an out-of-dialog request from the engine (e.g. an unsolicited MWI NOTIFY).
         `headers` (CRLF-separated) must include From and To."""
@@ -128,6 +136,24 @@ class KamailioJsonRpc:
 
     def send_request(self, *, method: str, uri: str, headers: str, body: str = "") -> None:
         self._call("tm.t_uac_start", method, uri, ".", ".", headers, body)
+
+    def banned_addresses(self) -> dict[str, str]:
+        # htable.dump: [{"entry": n, "size": k, "slot": [{"name": ..., "value": ...}]}, ...]
+        banned: dict[str, str] = {}
+        for entry in self._call("htable.dump", "bans") or []:
+            for item in entry.get("slot", []) if isinstance(entry, dict) else []:
+                banned[str(item.get("name"))] = str(item.get("value"))
+        return banned
+
+    def lift_ban(self, *, address: str) -> bool:
+        was_banned = address in self.banned_addresses()
+        for table in ("bans", "addrfail"):
+            try:
+                self._call("htable.delete", table, address)
+            except EngineError as exc:  # "key not found": nothing to forget
+                if "not found" not in str(exc).lower():
+                    raise
+        return was_banned
 
     def drop_registrations(self, *, aor: str) -> bool:
         had_contacts = bool(self.registrations(aor=aor))

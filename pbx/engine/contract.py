@@ -183,13 +183,14 @@ class EngineDecision:
 class EventType(StrEnum):
     REGISTERED = "registered"
     UNREGISTERED = "unregistered"
-    REFUSED = "refused"  # a REGISTER refused (bad credentials, network not allowed)
+    REFUSED = "refused"  # a REGISTER or INVITE refused (bad credentials, network not allowed)
     EXPIRED = "expired"  # the engine dropped a contact: it expired or stopped answering pings
     RINGING = "ringing"
     ANSWERED = "answered"
     VOICEMAIL = "voicemail"
     ENDED = "ended"
     MISSED = "missed"
+    BANNED = "banned"  # the engine banned a source address (failed authentications, scanner)
 
 
 REGISTRATION_EVENTS = frozenset(
@@ -198,6 +199,8 @@ REGISTRATION_EVENTS = frozenset(
 CALL_EVENTS = frozenset(
     {EventType.RINGING, EventType.ANSWERED, EventType.VOICEMAIL, EventType.ENDED, EventType.MISSED}
 )
+SECURITY_EVENTS = frozenset({EventType.BANNED})
+REFUSABLE_METHODS = frozenset({"REGISTER", "INVITE"})
 MAX_EXPIRES = 3600
 DEFAULT_EXPIRES = 600
 
@@ -214,6 +217,20 @@ class RegistrationEvent:
     transport: str = ""
     user_agent: str = ""
     reason: str = ""
+    method: str = "REGISTER"  # a refusal's request: REGISTER or INVITE
+
+
+@dataclass(frozen=True, slots=True)
+class SourceBanEvent:
+    """The engine banned `source_address` for `seconds` (its requests are dropped unanswered)."""
+
+    type: EventType
+    source_address: str
+    reason: str  # auth_failures, scanner, flood
+    seconds: int
+    failures: int = 0  # failed authentications that led to it
+    repeat: int = 1  # the address's bans within a day, this one included
+    user_agent: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,6 +291,32 @@ def _registration_event(kind: EventType, raw: Mapping[str, Any]) -> Registration
         transport=_clip(raw, "transport", 8),
         user_agent=_clip(raw, "user_agent", 200),
         reason=_clip(raw, "reason", 40),
+        method=_method(raw),
+    )
+
+
+def _method(raw: Mapping[str, Any]) -> str:
+    method = _clip(raw, "method", 16).upper() or "REGISTER"
+    if method not in REFUSABLE_METHODS:
+        raise ContractError("invalid", "method is REGISTER or INVITE", "method")
+    return method
+
+
+def _ban_event(kind: EventType, raw: Mapping[str, Any]) -> SourceBanEvent:
+    address = _address(raw)
+    if address is None:
+        raise ContractError("invalid", "source_address is required", "source_address")
+    seconds = _count(raw, "seconds", 10**8)
+    if seconds == 0:
+        raise ContractError("invalid", "seconds is the ban's length", "seconds")
+    return SourceBanEvent(
+        type=kind,
+        source_address=address,
+        reason=_clip(raw, "reason", 40) or "auth_failures",
+        seconds=seconds,
+        failures=_count(raw, "failures", 10**9),
+        repeat=max(1, _count(raw, "repeat", 10**6)),
+        user_agent=_clip(raw, "user_agent", 200),
     )
 
 
@@ -299,7 +342,7 @@ def _call_event(kind: EventType, raw: Mapping[str, Any]) -> CallEvent:
     )
 
 
-def parse_event(raw: Any) -> RegistrationEvent | CallEvent:
+def parse_event(raw: Any) -> RegistrationEvent | CallEvent | SourceBanEvent:
     """One event of a batch. Raises ContractError (the batch goes on without it)."""
     if not isinstance(raw, Mapping):
         raise ContractError("invalid", "an event is an object")
@@ -309,6 +352,8 @@ def parse_event(raw: Any) -> RegistrationEvent | CallEvent:
         raise ContractError("invalid", "unknown event type", "type") from exc
     if kind in CALL_EVENTS:
         return _call_event(kind, raw)
+    if kind in SECURITY_EVENTS:
+        return _ban_event(kind, raw)
     return _registration_event(kind, raw)
 
 

@@ -8,9 +8,10 @@ import shutil
 import socket
 import subprocess
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 from urllib.parse import quote
 
 import httpx
@@ -70,6 +71,51 @@ def postgres_url(settings_dict: dict[str, object]) -> str:
     return f"postgres://{auth}@{host}:{port}/{settings_dict['NAME']}"
 
 
+@dataclass(frozen=True)
+class EdgeLimits:
+    """The engine's defence at the SIP edge (deploy/kamailio/parts/edge.cfg), from the
+    environment (`PBX_EDGE_AUTH_FAILURES`, ...) in `make run` and production."""
+
+    auth_failures: int = 10  # failed authentications from an address before it is banned
+    auth_failures_known: int = 50  # the same, for an address where a device authenticated
+    account_failures: int = 20  # failures on one account before unknown addresses are refused
+    ban_seconds: int = 300  # the first ban; each repeat within a day doubles it
+    ban_max_seconds: int = 86400
+    flood_requests: int = 0  # new requests per 2 s from one address before a ban (0: off)
+    exempt: str = "127.0.0.1/32"  # never counted nor banned (the engine's own host)
+    ban_sync_seconds: int = 30  # bans Django holds are restored this often (after a restart)
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> "EdgeLimits":
+        defaults = cls()
+        values: dict[str, Any] = {}
+        for name in cls.__dataclass_fields__:
+            raw = environ.get(f"PBX_EDGE_{name.upper()}")
+            if raw is not None:
+                values[name] = raw if name == "exempt" else int(raw)
+        return replace(defaults, **values)
+
+    def engine_args(self) -> list[str]:
+        return [
+            "-A",
+            f"EDGE_AUTH_FAILURES={self.auth_failures}",
+            "-A",
+            f"EDGE_AUTH_FAILURES_KNOWN={self.auth_failures_known}",
+            "-A",
+            f"EDGE_ACCOUNT_FAILURES={self.account_failures}",
+            "-A",
+            f"EDGE_BAN_S={self.ban_seconds}",
+            "-A",
+            f"EDGE_BAN_MAX_S={self.ban_max_seconds}",
+            "-A",
+            f"EDGE_FLOOD_REQUESTS={self.flood_requests}",
+            "-A",
+            f'EDGE_EXEMPT="{self.exempt}"',
+            "-A",
+            f"EDGE_BAN_SYNC_S={self.ban_sync_seconds}",
+        ]
+
+
 def start_engine(
     *,
     db_url: str,
@@ -82,11 +128,13 @@ def start_engine(
     rpc_allow: str = "127.0.0.0/8",
     voicemail_uri: str = "",
     keepalive: tuple[int, int] | None = None,
+    edge: EdgeLimits | None = None,
     startup_timeout: float = 15.0,
 ) -> EngineProcess:
     """`keepalive` = (ping interval, drop after) in seconds: the engine pings every contact
     with OPTIONS and drops one that stops answering. None: no pings (test peers that play a
-    fixed scenario would take an OPTIONS for an unexpected call)."""
+    fixed scenario would take an OPTIONS for an unexpected call). `edge`: the ban thresholds
+    (default EdgeLimits())."""
     binary = shutil.which("kamailio") or "/usr/sbin/kamailio"
     if not Path(binary).exists():
         raise EngineStartError("kamailio is not installed (deploy/kamailio/install.sh)")
@@ -118,6 +166,7 @@ def start_engine(
         "-A",
         f"KEEPALIVE_MODE={1 if keepalive else 0}",
     ]
+    args += (edge or EdgeLimits()).engine_args()
     if keepalive:
         args += [
             "-A",

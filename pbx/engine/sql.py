@@ -91,6 +91,19 @@ JOIN directory_user u ON u.id = e.owner_id
 WHERE d.enabled AND d.revoked_at IS NULL AND t.is_active AND u.is_active
 """
 
+# Bans Django holds that are still in force: the engine restores any it does not have (after a
+# restart, its htable is empty) every EDGE_BAN_SYNC_S seconds. A lifted ban is not here.
+ACTIVE_BANS_VIEW = """
+CREATE OR REPLACE VIEW kamailio_active_bans AS
+SELECT DISTINCT ON (b.source_address)
+       host(b.source_address) AS address,
+       b.reason AS reason,
+       GREATEST(1, CEIL(EXTRACT(EPOCH FROM (b.until - now()))))::integer AS seconds_left
+FROM edge_sourceban b
+WHERE b.lifted_at IS NULL AND b.until > now()
+ORDER BY b.source_address, b.until DESC
+"""
+
 DROP_ALL = """
 DROP VIEW IF EXISTS kamailio_extension_devices;
 DROP VIEW IF EXISTS kamailio_subscriber;

@@ -8,7 +8,14 @@ from typing import Any
 from django.db import transaction
 
 from devices.registrations import REGISTRATION_HANDLERS, DeviceSeen
-from pbx.engine.contract import CallEvent, ContractError, RegistrationEvent, parse_event
+from pbx.edge.services import source_ban_record
+from pbx.engine.contract import (
+    CallEvent,
+    ContractError,
+    RegistrationEvent,
+    SourceBanEvent,
+    parse_event,
+)
 from routing.calls import call_event_apply
 from voicemail.lamps import lamp_refresh_on_commit
 
@@ -45,6 +52,8 @@ def event_batch_apply(*, raw_events: list[Any], now: datetime) -> BatchOutcome:
         accepted += 1
         if isinstance(event, CallEvent):
             known_calls += call_event_apply(event=event, now=now)
+        elif isinstance(event, SourceBanEvent):
+            source_ban_record(event=event, now=now)
         else:
             known_devices += _registration(event, now)
     return BatchOutcome(accepted, rejected, known_devices, known_calls)

@@ -22,6 +22,9 @@ from devices import services as device_services
 from devices.models import Device, Registration
 from pbx.accounts import second_factor
 from pbx.accounts import views as sign_in_views
+from pbx.audit.actors import Actor, actor_from_request
+from pbx.audit.models import AuditEntry
+from pbx.audit.services import audit_change
 from pbx.directory.models import User
 from pbx.errors import DomainError
 from routing.models import Call, RoutingProfile, Schedule
@@ -122,16 +125,24 @@ def _show_once(request: HttpRequest, issued: device_services.IssuedCredentials) 
     }
 
 
+def _actor(request: HttpRequest) -> Actor:
+    """Changes made on the portal's own forms; its JavaScript calls the API, which records
+    those (as the portal, by the session and `X-PBX-Client`)."""
+    return actor_from_request(request, channel=AuditEntry.Channel.PORTAL)
+
+
 @portal_page
 @require_POST
 def device_add(request: HttpRequest) -> HttpResponse:
     label = request.POST.get("label", "").strip()
     try:
-        issued = device_services.device_create(
-            user=request.user,  # type: ignore[arg-type]
-            kind=Device.Kind.SOFTPHONE,
-            label=label or "Softphone",
-        )
+        with audit_change(actor=_actor(request), model=Device, lookup=None) as change:
+            issued = device_services.device_create(
+                user=request.user,  # type: ignore[arg-type]
+                kind=Device.Kind.SOFTPHONE,
+                label=label or "Softphone",
+            )
+            change.lookup = {"pk": issued.device.pk}
     except DomainError as exc:
         messages.error(request, exc.detail)
         return redirect("portal:devices")
@@ -150,8 +161,12 @@ def _own_device(request: HttpRequest, device_id: int) -> Device:
 @portal_page
 @require_POST
 def device_rotate(request: HttpRequest, device_id: int) -> HttpResponse:
+    device = _own_device(request, device_id)
     try:
-        issued = device_services.device_rotate_secret(device=_own_device(request, device_id))
+        with audit_change(
+            actor=_actor(request), model=Device, lookup={"pk": device.pk}, action="rotate_secret"
+        ):
+            issued = device_services.device_rotate_secret(device=device)
     except DomainError as exc:
         messages.error(request, exc.detail)
         return redirect("portal:devices")
@@ -162,7 +177,11 @@ def device_rotate(request: HttpRequest, device_id: int) -> HttpResponse:
 @portal_page
 @require_POST
 def device_revoke(request: HttpRequest, device_id: int) -> HttpResponse:
-    device = device_services.device_revoke(device=_own_device(request, device_id))
+    device = _own_device(request, device_id)
+    with audit_change(
+        actor=_actor(request), model=Device, lookup={"pk": device.pk}, action="revoke"
+    ):
+        device = device_services.device_revoke(device=device)
     messages.success(request, f"{device.label} is revoked: it can no longer register.")
     return redirect("portal:devices")
 

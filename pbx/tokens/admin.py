@@ -2,12 +2,13 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from pbx.audit.admin import AuditedAdmin
 from pbx.tokens import services
 from pbx.tokens.models import ApiSession
 
 
 @admin.register(ApiSession)
-class ApiSessionAdmin(admin.ModelAdmin[ApiSession]):
+class ApiSessionAdmin(AuditedAdmin[ApiSession]):
     list_display = (
         "user",
         "client_name",
@@ -37,4 +38,5 @@ class ApiSessionAdmin(admin.ModelAdmin[ApiSession]):
     @admin.action(description="Revoke selected sessions")
     def revoke_sessions(self, request: HttpRequest, queryset: QuerySet[ApiSession]) -> None:
         for session in queryset:
-            services.api_session_revoke(session=session, reason="revoked_by_admin")
+            with self.audited(request, session, "revoke"):
+                services.api_session_revoke(session=session, reason="revoked_by_admin")

@@ -1,10 +1,13 @@
 import re
+from datetime import timedelta
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
-from devices.models import Device
+from devices.models import Device, RegistrationFailure
 from pbx.directory.models import User
+from pbx.edge.models import SourceBan
 from pbx.tokens.models import ApiSession
 from pbx.tokens.services import api_session_open
 from routing.domain.documents import default_document
@@ -47,6 +50,15 @@ def test_every_model_page_renders(staff_client: Client, member: User) -> None:
         "routing/schedule": schedule.pk,
         "routing/routingtemplate": template.pk,
         "routing/routingprofile": member.pk,
+        "edge/sourceban": SourceBan.objects.create(
+            source_address="198.51.100.7",
+            reason="scanner",
+            banned_at=timezone.now(),
+            until=timezone.now() + timedelta(minutes=5),
+        ).pk,
+        "devices/registrationfailure": RegistrationFailure.objects.create(
+            tenant=member.tenant, username="x", domain="x.example", reason="bad_credentials"
+        ).pk,
     }
     for model, pk in pages.items():
         assert staff_client.get(f"/admin/{model}/").status_code == 200, model
@@ -89,6 +101,26 @@ def test_adding_a_device_in_admin_issues_credentials_once(
             username=device.sip_username, realm=member.tenant.sip_domain, secret=message.group(1)
         ).ha1
         == device.ha1
+    )
+
+
+def test_lifting_a_ban_in_admin(staff_client: Client) -> None:
+    ban = SourceBan.objects.create(
+        source_address="198.51.100.7",
+        reason="auth_failures",
+        banned_at=timezone.now(),
+        until=timezone.now() + timedelta(minutes=5),
+    )
+
+    listed = staff_client.get("/admin/edge/sourceban/?active=yes").content.decode()
+    staff_client.post("/admin/edge/sourceban/", {"action": "lift", "_selected_action": [ban.pk]})
+
+    assert "198.51.100.7" in listed
+    ban.refresh_from_db()
+    assert ban.lifted_at is not None
+    assert ban.lifted_by.email == "staff@pbx.test"
+    assert (
+        "198.51.100.7" not in staff_client.get("/admin/edge/sourceban/?active=yes").content.decode()
     )
 
 

@@ -16,7 +16,7 @@ from pbx.engine.contract import (
     parse_event_batch,
     parse_route_request,
 )
-from pbx.engine.process import CONFIG
+from pbx.engine.process import CONFIG, EdgeLimits
 
 
 def test_the_engine_configuration_speaks_this_version() -> None:
@@ -121,3 +121,17 @@ def test_malformed_events_are_refused_with_a_reason(raw: object) -> None:
     with pytest.raises(ContractError) as refused:
         parse_event(raw)
     assert refused.value.code == "invalid"
+
+
+def test_edge_limits_come_from_the_environment_and_reach_the_engine_as_defines() -> None:
+    limits = EdgeLimits.from_environ(
+        {"PBX_EDGE_AUTH_FAILURES": "5", "PBX_EDGE_EXEMPT": "10.0.0.0/8", "OTHER": "x"}
+    )
+
+    assert limits == EdgeLimits(auth_failures=5, exempt="10.0.0.0/8")
+    args = limits.engine_args()
+    assert "EDGE_AUTH_FAILURES=5" in args
+    assert 'EDGE_EXEMPT="10.0.0.0/8"' in args
+    cfg = (CONFIG.parent / "parts" / "edge.cfg").read_text()
+    for arg in args[1::2]:
+        assert f"#!trydef {arg.split('=')[0]} " in cfg

@@ -16,6 +16,8 @@ def test_schema_generates_without_warnings(tmp_path) -> None:
         "/api/v1/me:",
         "/api/v1/calls:",
         "/api/v1/calls/{id}:",
+        "/api/v1/audit:",
+        "/api/v1/audit/export.csv:",
     ):
         assert path in text
 

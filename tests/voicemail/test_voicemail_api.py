@@ -7,10 +7,11 @@ import pytest
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
+from pbx.audit.models import AuditEntry
 from tests.factories import ExtensionFactory, UserFactory
 from voicemail import selectors, services
 from voicemail.domain import audio
-from voicemail.models import Mailbox, Message, PinAudit
+from voicemail.models import Mailbox, Message
 
 pytestmark = pytest.mark.django_db
 
@@ -172,8 +173,9 @@ def test_admin_resets_a_pin_and_it_is_audited(admin_api, admin_user, member, mai
     assert len(pin) >= 8
     assert pin.isdigit()
     assert services.mailbox_pin_verify(mailbox_id=mailbox.pk, pin=pin, now=timezone.now()).ok
-    [audit] = PinAudit.objects.filter(mailbox=mailbox)
-    assert (audit.action, audit.actor_id) == ("reset", admin_user.pk)
+    [audit] = AuditEntry.objects.filter(object_type="voicemail.mailbox", object_id=mailbox.pk)
+    assert (audit.action, audit.actor_id) == ("pin_reset", admin_user.pk)
+    assert audit.changes == {"pin_hash": "[secret changed]"}
 
 
 def test_members_cannot_reset_pins(member_api, member, mailbox) -> None:

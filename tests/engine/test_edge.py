@@ -1,0 +1,411 @@
+"""Attacks on the real engine: password guessing banned at the engine without locking out the
+office behind the same address, scanners dropped at once, bans lifted through the queue, and
+every call held to its caller's organisation and allowed networks."""
+
+import socket
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from devices import services
+from devices.models import Device, RegistrationFailure
+from pbx.celery import app as celery_app
+from pbx.directory.models import User
+from pbx.edge.models import SourceBan
+from pbx.engine.client import KamailioJsonRpc
+from pbx.engine.process import EdgeLimits, EngineProcess, postgres_url, start_engine
+from pbx.tokens.services import api_session_open
+from tests import sip, sip_calls
+from tests.engine.office import Office, wait_for
+from tests.factories import UserFactory
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+LIMITS = EdgeLimits(
+    auth_failures=10,
+    auth_failures_known=50,
+    account_failures=20,
+    ban_seconds=4,
+    ban_max_seconds=60,
+    ban_sync_seconds=1,
+)
+
+
+@pytest.fixture(scope="module")
+def engine(
+    django_db_setup: None, live_server, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[EngineProcess]:
+    process = start_engine(
+        db_url=postgres_url(connection.settings_dict),
+        django_url=live_server.url,
+        token=settings.PBX_ENGINE_TOKEN,
+        workers=2,
+        log_path=tmp_path_factory.mktemp("kamailio") / "kamailio.log",
+        edge=LIMITS,
+    )
+    yield process
+    process.stop()
+
+
+GUESS = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="password guessing">
+  <send><![CDATA[
+
+      REGISTER sip:{domain} SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:guesser[call_number]@{domain}>;tag=[call_number]
+      To: <sip:{username}@{domain}>
+      Call-ID: [call_id]
+      CSeq: 1 REGISTER
+      Contact: <sip:{username}@[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Expires: 600
+      User-Agent: {user_agent}
+      Content-Length: 0
+
+  ]]></send>
+  <recv response="401" auth="true"/>
+  <send><![CDATA[
+
+      REGISTER sip:{domain} SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:guesser[call_number]@{domain}>;tag=[call_number]
+      To: <sip:{username}@{domain}>
+      Call-ID: [call_id]
+      CSeq: 2 REGISTER
+      Contact: <sip:{username}@[local_ip]:[local_port]>
+      [authentication username={username} password=wrong-guess]
+      Max-Forwards: 70
+      Expires: 600
+      User-Agent: {user_agent}
+      Content-Length: 0
+
+  ]]></send>
+  <recv response="401" optional="true" next="done"/>
+  <recv response="403"/>
+  <label id="done"/>
+</scenario>
+"""
+
+
+def guess_passwords(
+    engine: EngineProcess, workdir: Path, *, source: str, username: str, domain: str, tries: int
+) -> None:
+    """`tries` REGISTERs with wrong passwords for `username` from `source`, as fast as sipp
+    sends them (those the engine drops time out after 300 ms). Each names another From user:
+    the account counted is the digest's."""
+    scenario = GUESS.format(username=username, domain=domain, user_agent="Linphone/5.2")
+    sip.run_sipp(
+        engine, scenario, workdir, source=source, calls=tries, rate=1000, wait_ms=300, timeout=60
+    )
+
+
+def answer_of(engine: EngineProcess, source: str, *, user_agent: str = "Yealink T46U") -> str:
+    """The first line of the engine's answer to a REGISTER without credentials sent from
+    `source`, or "" when the engine drops it."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((source, 0))
+        sock.settimeout(0.5)
+        port = sock.getsockname()[1]
+        request = (
+            f"REGISTER sip:probe.invalid SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP {source}:{port};branch=z9hG4bK{time.monotonic_ns()}\r\n"
+            f"From: <sip:probe@probe.invalid>;tag=1\r\nTo: <sip:probe@probe.invalid>\r\n"
+            f"Call-ID: probe-{time.monotonic_ns()}\r\nCSeq: 1 REGISTER\r\n"
+            f"Contact: <sip:probe@{source}:{port}>\r\nMax-Forwards: 70\r\n"
+            f"User-Agent: {user_agent}\r\nContent-Length: 0\r\n\r\n"
+        )
+        sock.sendto(request.encode(), (engine.host, engine.port))
+        try:
+            return sock.recv(4096).decode(errors="replace").split("\r\n", 1)[0]
+        except TimeoutError:
+            return ""
+
+
+def in_dialog_answer(engine: EngineProcess, source: str) -> str:
+    """The engine's answer to a forged in-dialog request from `source`: it names the engine's
+    Record-Route and asks to be relayed to another host."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((source, 0))
+        sock.settimeout(1.0)
+        port = sock.getsockname()[1]
+        request = (
+            "MESSAGE sip:victim@192.0.2.10:5060 SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP {source}:{port};branch=z9hG4bK{time.monotonic_ns()}\r\n"
+            f"Route: <sip:{engine.host}:{engine.port};lr>\r\n"
+            "From: <sip:a@a.invalid>;tag=1\r\nTo: <sip:victim@192.0.2.10>;tag=2\r\n"
+            f"Call-ID: relay-{time.monotonic_ns()}\r\nCSeq: 2 MESSAGE\r\nMax-Forwards: 70\r\n"
+            "Content-Length: 0\r\n\r\n"
+        )
+        sock.sendto(request.encode(), (engine.host, engine.port))
+        try:
+            return sock.recv(4096).decode(errors="replace").split("\r\n", 1)[0]
+        except TimeoutError:
+            return ""
+
+
+def test_an_unknown_address_cannot_use_the_engine_as_a_relay(engine: EngineProcess) -> None:
+    assert in_dialog_answer(engine, "127.0.0.14") == "SIP/2.0 403 Unknown Dialog Peer"
+
+
+def failures_from(address: str) -> int:
+    return RegistrationFailure.objects.filter(source_address=address).count()
+
+
+def test_password_guessing_bans_the_address_but_not_the_office_behind_it(
+    engine: EngineProcess, sip_dir: Path
+) -> None:
+    """1,000 wrong passwords from 127.0.0.5 for the caller's account. The caller keeps
+    registering and calling from 127.0.0.2; the called person's phone, registered from
+    127.0.0.5 before the attack, keeps registering and ringing; the ban then expires."""
+    office = Office(engine, sip_dir)
+    assert sip.register(
+        engine,
+        sip_dir,
+        username=office.caller_username,
+        domain=office.domain,
+        secret=office.caller_secret,
+        source="127.0.0.2",
+    ).ok
+    behind = services.device_create(user=office.callee, kind=Device.Kind.DESK_PHONE, label="NAT")
+    phone = sip_calls.start_device(
+        engine, sip_dir, "nat-desk", sip_calls.device_scenario("answer"), source="127.0.0.5"
+    )
+    assert sip_calls.register_contact(
+        engine,
+        sip_dir,
+        username=behind.device.sip_username,
+        domain=office.domain,
+        secret=behind.secret,
+        contact_port=phone.port,
+        source="127.0.0.5",
+    ).ok
+
+    guess_passwords(
+        engine,
+        sip_dir,
+        source="127.0.0.5",
+        username=office.caller_username,
+        domain=office.domain,
+        tries=1000,
+    )
+
+    ban = wait_for(lambda: SourceBan.objects.filter(source_address="127.0.0.5").first())
+    assert ban.reason == "auth_failures"
+    # the address is known (its phone counts for it); another worker's guess may land in between
+    assert LIMITS.auth_failures_known <= ban.failures <= LIMITS.auth_failures_known + 2
+    assert (ban.until - ban.banned_at).total_seconds() == LIMITS.ban_seconds
+    # Reported one by one until the account was throttled (then only counted at the engine);
+    # two SIP workers may each pass the gate with the 20th guess in flight.
+    time.sleep(0.5)
+    reported = failures_from("127.0.0.5")
+    guesses = RegistrationFailure.objects.filter(
+        source_address="127.0.0.5", username=office.caller_username
+    )
+    assert LIMITS.account_failures <= guesses.filter(reason="bad_credentials").count() <= 22
+    assert guesses.filter(reason="account_throttled").count() == 1
+    assert reported == guesses.count()
+
+    # Banned: dropped at the engine, and Django hears nothing more from it.
+    assert answer_of(engine, "127.0.0.5") == ""
+    guess_passwords(
+        engine,
+        sip_dir,
+        source="127.0.0.5",
+        username=office.caller_username,
+        domain=office.domain,
+        tries=50,
+    )
+    time.sleep(0.5)
+    assert failures_from("127.0.0.5") == reported
+
+    # The caller, from its own address, still registers and calls; the call rings the phone
+    # behind the banned address, which answers; that phone re-registers too.
+    assert sip.register(
+        engine,
+        sip_dir,
+        username=office.caller_username,
+        domain=office.domain,
+        secret=office.caller_secret,
+        source="127.0.0.2",
+    ).ok
+    result = sip.run_sipp(
+        engine,
+        sip_calls.caller_scenario(
+            username=office.caller_username,
+            secret=office.caller_secret,
+            domain=office.domain,
+            called="201",
+        ),
+        sip_dir,
+        source="127.0.0.2",
+        timeout=30,
+        wait_ms=20000,
+    )
+    assert result.ok, result.output
+    assert phone.wait() == 0
+    again = sip.register(
+        engine,
+        sip_dir,
+        username=behind.device.sip_username,
+        domain=office.domain,
+        secret=behind.secret,
+        source="127.0.0.5",
+    )
+    assert again.ok, again.output
+
+    # The ban expires on its own.
+    wait_for(lambda: answer_of(engine, "127.0.0.5").startswith("SIP/2.0 401"), timeout=10)
+
+
+def test_an_unknown_address_is_banned_after_fewer_failures_and_invites_count_too(
+    engine: EngineProcess, sip_dir: Path
+) -> None:
+    office = Office(engine, sip_dir)
+    wrong = sip_calls.caller_scenario(
+        username=office.caller_username, secret="not-the-secret", domain=office.domain, called="201"
+    )
+
+    sip.run_sipp(engine, wrong, sip_dir, source="127.0.0.8", calls=30, rate=100, wait_ms=300)
+
+    ban = wait_for(lambda: SourceBan.objects.filter(source_address="127.0.0.8").first())
+    assert ban.failures == LIMITS.auth_failures
+    failures = RegistrationFailure.objects.filter(source_address="127.0.0.8")
+    assert failures.count() == LIMITS.auth_failures
+    assert set(failures.values_list("method", "reason", "tenant")) == {
+        ("INVITE", "bad_credentials", office.tenant.pk)
+    }
+
+
+def test_a_scanner_is_dropped_at_once_and_staff_lift_its_ban_through_the_engine(
+    engine: EngineProcess, settings
+) -> None:
+    settings.PBX_ENGINE_RPC_URL = engine.rpc_url
+    assert answer_of(engine, "127.0.0.6", user_agent="Friendly-Scanner 1.8") == ""
+    ban = wait_for(lambda: SourceBan.objects.filter(source_address="127.0.0.6").first())
+    assert ban.reason == "scanner"
+    assert ban.user_agent == "Friendly-Scanner 1.8"
+    assert answer_of(engine, "127.0.0.6") == ""  # banned for any user agent now
+    assert KamailioJsonRpc(engine.rpc_url).banned_addresses()["127.0.0.6"] == "scanner"
+
+    staff = UserFactory(tenant=None, role=User.Role.PLATFORM_ADMIN)
+    api = APIClient()
+    api.credentials(
+        HTTP_AUTHORIZATION=f"Bearer {api_session_open(user=staff, client_name='t').access_token}"
+    )
+    listed = api.get("/api/v1/bans", {"active": "true"}).json()["results"]
+    assert [b["source_address"] for b in listed] == ["127.0.0.6"]
+    with start_worker(
+        celery_app, pool="solo", perform_ping_check=False, queues=["engine"], shutdown_timeout=10
+    ):
+        lifted = api.post(f"/api/v1/bans/{ban.pk}/lift")
+        assert lifted.status_code == 200, lifted.content
+        assert lifted.json()["active"] is False
+        wait_for(lambda: answer_of(engine, "127.0.0.6").startswith("SIP/2.0 401"), timeout=10)
+    assert api.get("/api/v1/bans", {"active": "true"}).json()["results"] == []
+
+
+def test_bans_django_holds_are_restored_in_an_engine_that_lost_them(
+    engine: EngineProcess,
+) -> None:
+    """As after an engine restart: the ban is in Django, not in the engine's memory."""
+    assert answer_of(engine, "127.0.0.11").startswith("SIP/2.0 401")
+    now = timezone.now()
+    SourceBan.objects.create(
+        source_address="127.0.0.11",
+        reason="auth_failures",
+        banned_at=now,
+        until=now + timedelta(seconds=30),
+    )
+    SourceBan.objects.create(  # lifted: not restored
+        source_address="127.0.0.12",
+        reason="auth_failures",
+        banned_at=now,
+        until=now + timedelta(seconds=30),
+        lifted_at=now,
+    )
+
+    wait_for(lambda: answer_of(engine, "127.0.0.11") == "", timeout=6)
+    assert KamailioJsonRpc(engine.rpc_url).banned_addresses().get("127.0.0.11") == "auth_failures"
+    assert answer_of(engine, "127.0.0.12").startswith("SIP/2.0 401")
+
+
+def test_a_device_cannot_ring_another_organisation_by_naming_its_domain(
+    engine: EngineProcess, sip_dir: Path
+) -> None:
+    """The caller is in A and dials 201 at B's domain: the call is A's 201, never B's."""
+    office_a, office_b = Office(engine, sip_dir), Office(engine, sip_dir)
+    theirs = office_b.device(Device.Kind.DESK_PHONE, "b-desk", "answer")
+    ours = office_a.device(Device.Kind.DESK_PHONE, "a-desk", "answer")
+    scenario = sip_calls.caller_scenario(
+        username=office_a.caller_username,
+        secret=office_a.caller_secret,
+        domain=office_a.domain,
+        called="201",
+    ).replace(f"INVITE sip:201@{office_a.domain}", f"INVITE sip:201@{office_b.domain}")
+
+    result = sip.run_sipp(engine, scenario, sip_dir, timeout=30, wait_ms=20000)
+
+    assert result.ok, result.output
+    assert ours.wait() == 0
+    assert ours.first("INVITE") is not None
+    assert theirs.first("INVITE") is None
+
+
+def test_a_device_outside_its_allowed_networks_cannot_call(
+    engine: EngineProcess, sip_dir: Path
+) -> None:
+    office = Office(engine, sip_dir)
+    office.device(Device.Kind.DESK_PHONE, "desk", "answer")
+    Device.objects.filter(sip_username=office.caller_username).update(
+        allowed_networks=["192.0.2.0/24"]
+    )
+
+    result, _ = office.call(expect=403)
+
+    assert result.ok, result.output
+    failure = wait_for(
+        lambda: RegistrationFailure.objects.filter(username=office.caller_username).first()
+    )
+    assert (failure.method, failure.reason) == ("INVITE", "network_not_allowed")
+
+
+def test_a_flood_from_an_unknown_address_is_banned(
+    django_db_setup: None, live_server, tmp_path: Path
+) -> None:
+    flood = EdgeLimits(flood_requests=20, ban_seconds=60)
+    process = start_engine(
+        db_url=postgres_url(connection.settings_dict),
+        django_url=live_server.url,
+        token=settings.PBX_ENGINE_TOKEN,
+        workers=2,
+        log_path=tmp_path / "kamailio.log",
+        edge=flood,
+    )
+    try:
+        answered = [answer_of(process, "127.0.0.9") for _ in range(5)]
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.bind(("127.0.0.9", 0))
+            for n in range(200):
+                sock.sendto(
+                    f"OPTIONS sip:probe@{process.host} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.9:"
+                    f"{sock.getsockname()[1]};branch=z9hG4bK{n}\r\nFrom: <sip:x@x.invalid>;tag=1"
+                    f"\r\nTo: <sip:probe@x.invalid>\r\nCall-ID: flood-{n}\r\nCSeq: 1 OPTIONS\r\n"
+                    "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n".encode(),
+                    (process.host, process.port),
+                )
+        ban = wait_for(lambda: SourceBan.objects.filter(source_address="127.0.0.9").first())
+        assert all(line.startswith("SIP/2.0 401") for line in answered)  # below the limit
+        assert ban.reason == "flood"
+        assert answer_of(process, "127.0.0.9") == ""
+        assert answer_of(process, "127.0.0.10").startswith("SIP/2.0 401")  # others unaffected
+    finally:
+        process.stop()
