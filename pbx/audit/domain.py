@@ -24,6 +24,7 @@ SECRET_FIELDS: frozenset[str] = frozenset(
         "token_hash",
         "refresh_hash",
         "previous_refresh_hash",
+        "key",  # a second factor's TOTP seed (django-otp)
     }
 )
 

@@ -10,6 +10,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
 from pbx.accounts import second_factor
+from pbx.audit.models import AuditEntry
 from pbx.directory.models import User
 from tests.factories import PASSWORD, UserFactory, totp_code, totp_device, verified_login
 
@@ -248,3 +249,23 @@ def test_a_pending_sign_in_expires(member) -> None:
 
     assert late["Location"] == "/portal/login/"
     assert client.get("/portal/devices/").status_code == 302
+
+
+def test_staff_remove_a_lost_authenticator_in_the_admin_without_seeing_its_key(
+    admin_user,
+) -> None:
+    staff_client = Client()
+    verified_login(staff_client, UserFactory(tenant=None, role=User.Role.PLATFORM_ADMIN))
+    lost = totp_device(admin_user)
+
+    page = staff_client.get(f"/admin/otp_totp/totpdevice/{lost.pk}/change/")
+    removed = staff_client.post(f"/admin/otp_totp/totpdevice/{lost.pk}/delete/", {"post": "yes"})
+    entry = AuditEntry.objects.get(object_type="otp_totp.totpdevice", object_id=str(lost.pk))
+
+    assert page.status_code == 200
+    assert lost.key.encode() not in page.content
+    assert removed.status_code == 302
+    assert not second_factor.second_factor_enrolled(admin_user)
+    assert entry.changes["key"] == "[secret changed]"
+    assert lost.key not in str(entry.changes)
+    assert api_login(admin_user.email).json()["code"] == "otp_enrolment_required"

@@ -14,7 +14,7 @@ from pbx.audit.admin import AuditedAdmin, AuditEntryAdmin
 from pbx.audit.models import AuditEntry
 from pbx.directory.admin import AdminAuditAdmin
 from pbx.directory.models import User
-from tests.factories import ExtensionFactory, PhoneNumberFactory, make_device
+from tests.factories import ExtensionFactory, PhoneNumberFactory, make_device, verified_login
 from voicemail.selectors import mailbox_of
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +30,7 @@ def staff() -> User:
 @pytest.fixture
 def staff_client(staff: User) -> Client:
     client = Client(REMOTE_ADDR=STAFF_ADDRESS)
-    client.force_login(staff)
+    verified_login(client, staff)  # staff pass the second factor to open the admin
     return client
 
 
