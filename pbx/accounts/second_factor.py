@@ -22,6 +22,8 @@ from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from pbx.audit.actors import SYSTEM, Actor
+from pbx.audit.services import audit_record
 from pbx.directory.models import User
 from pbx.errors import DomainError
 
@@ -79,6 +81,19 @@ def _recovery_digest(code: str) -> str:
     return hmac.new(key, normalised.encode(), hashlib.sha256).hexdigest()[:16]
 
 
+def _audit(actor: Actor, user: User, action: str) -> None:
+    """The person's account changed: recorded on the person, never with a key or a code."""
+    audit_record(
+        actor=actor,
+        action=action,
+        object_type="directory.user",
+        object_id=str(user.pk),
+        changes={},
+        tenant_id=user.tenant_id,
+        object_repr=user.email,
+    )
+
+
 def _new_recovery_code() -> str:
     raw = "".join(secrets.choice(_RECOVERY_ALPHABET) for _ in range(_RECOVERY_LENGTH))
     return f"{raw[:5]}-{raw[5:]}"
@@ -99,7 +114,9 @@ def totp_enrolment_start(*, user: User) -> Enrolment:
 
 
 @transaction.atomic
-def totp_enrolment_confirm(*, user: User, code: str) -> tuple[TOTPDevice, list[str]]:
+def totp_enrolment_confirm(
+    *, user: User, code: str, actor: Actor = SYSTEM
+) -> tuple[TOTPDevice, list[str]]:
     """Confirm the pending authenticator with a code it shows; replaces any earlier one and
     issues fresh recovery codes (returned once, never stored in clear)."""
     device = (
@@ -115,12 +132,18 @@ def totp_enrolment_confirm(*, user: User, code: str) -> tuple[TOTPDevice, list[s
     TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
     device.confirmed = True
     device.save(update_fields=["confirmed"])
-    return device, recovery_codes_issue(user=user)
+    _audit(actor, user, "second_factor_enrolled")
+    return device, _recovery_codes_replace(user)
 
 
 @transaction.atomic
-def recovery_codes_issue(*, user: User) -> list[str]:
+def recovery_codes_issue(*, user: User, actor: Actor = SYSTEM) -> list[str]:
     """A new set of recovery codes; the old set stops working."""
+    _audit(actor, user, "recovery_codes_issued")
+    return _recovery_codes_replace(user)
+
+
+def _recovery_codes_replace(user: User) -> list[str]:
     StaticDevice.objects.filter(user=user).delete()
     device = StaticDevice.objects.create(user=user, name="Recovery codes", confirmed=True)
     codes = [_new_recovery_code() for _ in range(RECOVERY_CODE_COUNT)]
@@ -131,7 +154,8 @@ def recovery_codes_issue(*, user: User) -> list[str]:
 
 
 @transaction.atomic
-def second_factor_remove(*, user: User) -> None:
+def second_factor_remove(*, user: User, actor: Actor = SYSTEM) -> None:
+    _audit(actor, user, "second_factor_removed")
     TOTPDevice.objects.filter(user=user).delete()
     StaticDevice.objects.filter(user=user).delete()
 

@@ -16,6 +16,7 @@ from django_otp.models import Device
 
 from pbx.accounts import attempts, second_factor
 from pbx.accounts.lockout import address_subject
+from pbx.audit.actors import Actor
 from pbx.directory.models import User
 from pbx.errors import DomainError, TooManyAttempts, Unauthenticated
 
@@ -101,14 +102,16 @@ def code_check(*, request: HttpRequest, user: User, code: str) -> Device:
     return device
 
 
-def enrolment_check(*, request: HttpRequest, user: User, code: str) -> tuple[Device, list[str]]:
+def enrolment_check(
+    *, request: HttpRequest, user: User, code: str, actor: Actor
+) -> tuple[Device, list[str]]:
     """Step two for someone who must enrol: the first code confirms the authenticator.
     Returns it and the recovery codes (shown once)."""
     account = attempts.account_subject(user.email)
     address = client_address(request)
     _refuse_if_locked(account, address)
     try:
-        return second_factor.totp_enrolment_confirm(user=user, code=code)
+        return second_factor.totp_enrolment_confirm(user=user, code=code, actor=actor)
     except DomainError:
         _failed(account, address)
         raise

@@ -9,7 +9,7 @@ is ever reachable with the password alone when a second factor is needed.
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import django_otp
@@ -23,6 +23,8 @@ from django_otp.models import Device
 
 from pbx.accounts import second_factor, sign_in
 from pbx.accounts.forms import CodeForm, PasswordForm
+from pbx.audit.actors import Actor, actor_from_request
+from pbx.audit.models import AuditEntry
 from pbx.directory.models import User
 from pbx.errors import DomainError, Unauthenticated
 
@@ -87,6 +89,15 @@ def _complete(request: HttpRequest, user: User, device: Device | None, next_url:
     if device is not None:
         django_otp.login(request, device)
     sign_in.sign_in_done(request=request, user=user)
+
+
+def _actor(request: HttpRequest, user: User, surface: Surface) -> Actor:
+    """`user` changing their own account (signed in, or half-way through signing in) in the
+    audit trail's words; the surface's name is its channel (portal, admin)."""
+    seen = actor_from_request(request, channel=surface.name)
+    return replace(
+        seen, label=user.email, user_id=user.pk, credential=AuditEntry.Credential.SESSION
+    )
 
 
 def _locked(form: Any, exc: sign_in.SignInLocked) -> int:
@@ -177,7 +188,10 @@ def enrol_step(request: HttpRequest, *, surface: Surface) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             device, codes = sign_in.enrolment_check(
-                request=request, user=user, code=form.cleaned_data["code"]
+                request=request,
+                user=user,
+                code=form.cleaned_data["code"],
+                actor=_actor(request, user, surface),
             )
         except sign_in.SignInLocked as exc:
             status = _locked(form, exc)
@@ -220,7 +234,9 @@ def second_factor_settings(request: HttpRequest, *, surface: Surface) -> HttpRes
         code = form.cleaned_data["code"]
         try:
             if action == "enrol" and not enrolled:
-                device, codes = second_factor.totp_enrolment_confirm(user=user, code=code)
+                device, codes = second_factor.totp_enrolment_confirm(
+                    user=user, code=code, actor=_actor(request, user, surface)
+                )
                 django_otp.login(request, device)
                 return _page(
                     request, surface, surface.codes_template, codes=codes, next=request.path
@@ -228,12 +244,16 @@ def second_factor_settings(request: HttpRequest, *, surface: Surface) -> HttpRes
             if action in {"regenerate", "remove"} and enrolled:
                 sign_in.code_check(request=request, user=user, code=code)
                 if action == "regenerate":
-                    codes = second_factor.recovery_codes_issue(user=user)
+                    codes = second_factor.recovery_codes_issue(
+                        user=user, actor=_actor(request, user, surface)
+                    )
                     return _page(
                         request, surface, surface.codes_template, codes=codes, next=request.path
                     )
                 if not required:
-                    second_factor.second_factor_remove(user=user)
+                    second_factor.second_factor_remove(
+                        user=user, actor=_actor(request, user, surface)
+                    )
                     messages.success(request, "Two-step sign-in is off.")
                     return redirect(request.path)
             form.add_error(None, "That cannot be done here.")

@@ -269,3 +269,26 @@ def test_staff_remove_a_lost_authenticator_in_the_admin_without_seeing_its_key(
     assert entry.changes["key"] == "[secret changed]"
     assert lost.key not in str(entry.changes)
     assert api_login(admin_user.email).json()["code"] == "otp_enrolment_required"
+
+
+def test_turning_the_second_factor_on_and_off_is_in_the_audit_trail(member) -> None:
+    client = Client(REMOTE_ADDR="192.0.2.33")
+    client.force_login(member)
+    client.get("/portal/security/")
+    device = TOTPDevice.objects.get(user=member, confirmed=False)
+
+    # Three codes in a row: the previous, the current and the next time step (each used once).
+    client.post("/portal/security/", {"action": "enrol", "code": totp_code(device, steps=-1)})
+    client.post("/portal/security/", {"action": "regenerate", "code": totp_code(device)})
+    client.post("/portal/security/", {"action": "remove", "code": totp_code(device, steps=1)})
+    entries = list(
+        AuditEntry.objects.filter(object_id=str(member.pk))
+        .order_by("id")
+        .values_list("action", "channel", "actor_id", "address", "changes")
+    )
+
+    assert entries == [
+        ("second_factor_enrolled", "portal", member.pk, "192.0.2.33", {}),
+        ("recovery_codes_issued", "portal", member.pk, "192.0.2.33", {}),
+        ("second_factor_removed", "portal", member.pk, "192.0.2.33", {}),
+    ]
