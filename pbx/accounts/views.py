@@ -241,22 +241,20 @@ def second_factor_settings(request: HttpRequest, *, surface: Surface) -> HttpRes
                 return _page(
                     request, surface, surface.codes_template, codes=codes, next=request.path
                 )
-            if action in {"regenerate", "remove"} and enrolled:
+            if action == "regenerate" and enrolled:
                 sign_in.code_check(request=request, user=user, code=code)
-                if action == "regenerate":
-                    codes = second_factor.recovery_codes_issue(
-                        user=user, actor=_actor(request, user, surface)
-                    )
-                    return _page(
-                        request, surface, surface.codes_template, codes=codes, next=request.path
-                    )
-                if not required:
-                    second_factor.second_factor_remove(
-                        user=user, actor=_actor(request, user, surface)
-                    )
-                    messages.success(request, "Two-step sign-in is off.")
-                    return redirect(request.path)
-            form.add_error(None, "That cannot be done here.")
+                codes = second_factor.recovery_codes_issue(
+                    user=user, actor=_actor(request, user, surface)
+                )
+                return _page(
+                    request, surface, surface.codes_template, codes=codes, next=request.path
+                )
+            if action == "remove" and enrolled and not required:
+                sign_in.code_check(request=request, user=user, code=code)
+                second_factor.second_factor_remove(user=user, actor=_actor(request, user, surface))
+                messages.success(request, "Two-step sign-in is off.")
+                return redirect(request.path)
+            form.add_error(None, "That cannot be done here.")  # no code was used up
         except sign_in.SignInLocked as exc:
             status = _locked(form, exc)
         except DomainError as exc:

@@ -148,14 +148,16 @@ def test_a_member_may_turn_the_second_factor_on_and_off(member) -> None:
 
 def test_a_tenant_admin_cannot_turn_it_off(admin_user) -> None:
     client = Client()
-    device = verified_login(client, admin_user)
+    verified_login(client, admin_user)
+    codes = second_factor.recovery_codes_issue(user=admin_user)
 
     page = client.get("/portal/security/")
-    refused = client.post("/portal/security/", {"action": "remove", "code": totp_code(device)})
+    refused = client.post("/portal/security/", {"action": "remove", "code": codes[0]})
 
     assert b"Turn off" not in page.content
     assert b"That cannot be done here." in refused.content
     assert second_factor.second_factor_enrolled(admin_user)
+    assert second_factor.recovery_codes_left(admin_user) == 10  # the code was not used up
 
 
 def test_a_session_from_before_the_rule_is_sent_through_the_second_factor(admin_user) -> None:
