@@ -18,6 +18,7 @@ from pbx.accounts import second_factor, views
 class StaffAdminSite(admin.AdminSite):
     site_header = "PBX administration"
     site_title = "PBX admin"
+    index_template = "accounts/admin_index.html"  # links to the staff member's second factor
 
     @property
     def surface(self) -> views.Surface:

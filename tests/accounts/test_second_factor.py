@@ -215,11 +215,13 @@ def test_staff_regenerate_their_recovery_codes_in_the_admin() -> None:
     device = verified_login(client, staff)
     old = second_factor.recovery_codes_issue(user=staff)
 
+    index = client.get("/admin/")
     page = client.get("/admin/security/")
     regenerated = client.post(
         "/admin/security/", {"action": "regenerate", "code": totp_code(device)}
     )
 
+    assert b'href="/admin/security/"' in index.content
     assert page.status_code == 200
     assert len(codes_on(regenerated.content)) == 10
     assert api_login(staff.email, otp=old[0]).json()["code"] == "otp_invalid"
