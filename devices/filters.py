@@ -4,6 +4,7 @@ import django_filters
 from django.db.models import QuerySet
 
 from devices.models import Device, RegistrationFailure
+from pbx.object_ids import parse_id
 
 ASCII_ID = re.compile(r"[0-9]{1,18}", re.ASCII)
 
@@ -24,9 +25,10 @@ class DeviceFilter(django_filters.FilterSet):
     def filter_user(self, queryset: QuerySet[Device], name: str, value: str) -> QuerySet[Device]:
         if value == "me":
             return queryset.filter(user=self.request.user)
-        if not value.isdigit():
+        user_id = parse_id(value)
+        if user_id is None:
             return queryset.none()
-        return queryset.filter(user_id=int(value))
+        return queryset.filter(user_id=user_id)
 
     def filter_state(self, queryset: QuerySet[Device], name: str, value: str) -> QuerySet[Device]:
         if value == "revoked":

@@ -19,6 +19,7 @@ from pbx.api.serializers import validated_input
 from pbx.api.subjects import USER_PARAMETER, subject
 from pbx.api.views import AdminWritesOnly, ResourceViewSet, audited
 from pbx.directory.models import User
+from pbx.object_ids import parse_id
 from routing import selectors, services
 from routing.call_history import CallDetailOutput, CallListQuery, CallOutput, CallSeenFromQuery
 from routing.decision_json import decision_json
@@ -248,7 +249,8 @@ class CallViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
     def retrieve(self, request: Request, pk: str) -> Response:
         """One call and why it rang as it did (plan, rule, trace). Others' calls answer 404."""
         query = _query(CallSeenFromQuery, request)
-        if not pk.isdigit():
+        call_pk = parse_id(pk)
+        if call_pk is None:
             raise Http404
         call = (
             selectors.call_list(
@@ -256,7 +258,7 @@ class CallViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg]
                 actor=acting_user(request),
                 seen_from=query.get("device"),
             )
-            .filter(pk=int(pk))
+            .filter(pk=call_pk)
             .first()
         )
         if call is None:

@@ -12,6 +12,7 @@ from pbx.api.permissions import acting_tenant, acting_user
 from pbx.api.serializers import StrictSerializer
 from pbx.directory.models import User
 from pbx.directory.selectors import user_list
+from pbx.object_ids import parse_id
 from routing.models import Call
 from routing.selectors import DEVICE_OUTCOMES
 
@@ -61,9 +62,10 @@ class CallListQuery(CallSeenFromQuery):
         actor = acting_user(request)
         if value == "me":
             return actor
+        user_id = parse_id(value)
         found = (
-            user_list(tenant=acting_tenant(request), actor=actor).filter(pk=int(value)).first()
-            if value.isdigit()
+            user_list(tenant=acting_tenant(request), actor=actor).filter(pk=user_id).first()
+            if user_id is not None
             else None
         )
         if found is None:

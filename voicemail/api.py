@@ -48,7 +48,7 @@ KIND_PARAMETER = OpenApiParameter(
 )
 
 
-def _message(request: Request, user: str, message: str) -> Message:
+def _message(request: Request, user: str, message: int) -> Message:
     """A message of the addressed person's mailbox (anyone else's is a 404)."""
     return selectors.message_get(
         mailbox=selectors.mailbox_of(subject(request, user)), message_id=message
@@ -262,7 +262,7 @@ class MessageView(APIView):
         responses=MessageOutput,
         operation_id="voicemail_message_retrieve",
     )
-    def get(self, request: Request, user: str, message: str) -> Response:
+    def get(self, request: Request, user: str, message: int) -> Response:
         found = _message(request, user, message)
         return Response(MessageOutput(found, context={"user_path": user}).data)
 
@@ -272,7 +272,7 @@ class MessageView(APIView):
         responses=MessageOutput,
         operation_id="voicemail_message_update",
     )
-    def patch(self, request: Request, user: str, message: str) -> Response:
+    def patch(self, request: Request, user: str, message: int) -> Response:
         found = _message(request, user, message)
         data = validated_input(MessageUpdateInput, request)
         updated = services.message_update(
@@ -283,7 +283,7 @@ class MessageView(APIView):
     @extend_schema(
         parameters=[USER_PARAMETER], responses={204: None}, operation_id="voicemail_message_delete"
     )
-    def delete(self, request: Request, user: str, message: str) -> Response:
+    def delete(self, request: Request, user: str, message: int) -> Response:
         found = _message(request, user, message)
         services.message_delete(message=found)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -302,7 +302,7 @@ class MessageAudioView(APIView):
         },
         operation_id="voicemail_message_audio",
     )
-    def get(self, request: Request, user: str, message: str) -> HttpResponseBase:
+    def get(self, request: Request, user: str, message: int) -> HttpResponseBase:
         found = _message(request, user, message)
         return ranged_file_response(
             request,

@@ -35,12 +35,8 @@ def message_list(*, mailbox: Mailbox, folder: str | None = None) -> QuerySet[Mes
     return messages.filter(folder=folder) if folder else messages
 
 
-def message_get(*, mailbox: Mailbox, message_id: str) -> Message:
-    message = (
-        Message.objects.filter(mailbox=mailbox, pk=message_id).first()
-        if message_id.isdigit()
-        else None
-    )
+def message_get(*, mailbox: Mailbox, message_id: int) -> Message:
+    message = Message.objects.filter(mailbox=mailbox, pk=message_id).first()
     if message is None:
         raise Http404
     return message

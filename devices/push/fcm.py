@@ -90,4 +90,4 @@ class FcmSender:
 def _retry_after(exc: exceptions.FirebaseError) -> float | None:
     response = exc.http_response
     value = response.headers.get("Retry-After") if response is not None else None
-    return float(value) if value and value.isdigit() else None
+    return float(value) if value and value.isascii() and value.isdigit() else None

@@ -2,7 +2,7 @@
 
 Staff sign in at /admin/login/ through pbx.accounts.sign_in (lockout, then the password, then
 a code); staff without an authenticator are sent to set one up first. The admin only opens for a
-session that passed the second factor.
+session that passed the second factor. Object ids are ASCII digits (pbx.admin_ids).
 """
 
 from functools import partial
@@ -13,9 +13,10 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, URLResolver, path
 
 from pbx.accounts import second_factor, views
+from pbx.admin_ids import AsciiObjectIdsMixin
 
 
-class StaffAdminSite(admin.AdminSite):
+class StaffAdminSite(AsciiObjectIdsMixin, admin.AdminSite):
     site_header = "PBX administration"
     site_title = "PBX admin"
     index_template = "accounts/admin_index.html"  # links to the staff member's second factor

@@ -7,7 +7,7 @@ from django.core.files import File
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$")  # not \d: int() of a Unicode digit
 
 
 def ranged_file_response(

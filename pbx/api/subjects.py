@@ -7,9 +7,14 @@ from rest_framework.request import Request
 from pbx.api.permissions import acting_tenant, acting_user
 from pbx.directory.models import User
 from pbx.directory.selectors import user_list
+from pbx.object_ids import UserRefConverter, parse_id
 
 USER_PARAMETER = OpenApiParameter(
-    "user", str, OpenApiParameter.PATH, description="A user id, or `me`."
+    "user",
+    str,
+    OpenApiParameter.PATH,
+    description="A user id, or `me`.",
+    pattern=f"^({UserRefConverter.regex})$",
 )
 
 
@@ -18,9 +23,10 @@ def subject(request: Request, user: str) -> User:
     actor = acting_user(request)
     if user == "me":
         return actor
-    if not user.isdigit():
+    user_id = parse_id(user)
+    if user_id is None:
         raise Http404
-    found = user_list(tenant=acting_tenant(request), actor=actor).filter(pk=int(user)).first()
+    found = user_list(tenant=acting_tenant(request), actor=actor).filter(pk=user_id).first()
     if found is None:
         raise Http404
     return found

@@ -1,6 +1,6 @@
 """Version 1 of the REST API: `/api/v1/...`."""
 
-from django.urls import include, path
+from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
@@ -8,11 +8,28 @@ from devices.api import DeviceViewSet, FailureViewSet, PushMetricsView
 from pbx.audit.api import AuditEntryViewSet, AuditExportView
 from pbx.directory import api as directory
 from pbx.edge.api import SourceBanViewSet
+from pbx.object_ids import ID_PATTERN, IdConverter, UserRefConverter
 from pbx.tokens import api as tokens
 from routing import api as routing
 from voicemail import api as voicemail
 
-router = DefaultRouter(trailing_slash=False)
+register_converter(IdConverter, "id")
+register_converter(UserRefConverter, "user")
+
+
+class IdRouter(DefaultRouter):
+    """Detail routes take ASCII-digit ids only (`pbx.object_ids`): DRF's default lookup,
+    `[^/.]+`, let an Arabic-Indic 1 through to a lookup that read it as device 1. No `.json`
+    suffix routes: the API speaks JSON only, and views do not take a `format` argument (500)."""
+
+    include_format_suffixes = False
+
+    def __init__(self) -> None:
+        super().__init__(trailing_slash=False)
+        self._default_value_pattern = ID_PATTERN  # used unless a viewset sets lookup_value_regex
+
+
+router = IdRouter()
 router.register("tenants", directory.TenantViewSet, basename="tenant")
 router.register("users", directory.UserViewSet, basename="user")
 router.register("extensions", directory.ExtensionViewSet, basename="extension")
@@ -33,48 +50,48 @@ urlpatterns = [
     path("me", directory.MeView.as_view(), name="me"),
     path("audit/export.csv", AuditExportView.as_view(), name="audit-export"),
     path("push/metrics", PushMetricsView.as_view(), name="push-metrics"),
-    path("users/<str:user>/voicemail", voicemail.MailboxView.as_view(), name="voicemail"),
-    path("users/<str:user>/voicemail/pin", voicemail.PinView.as_view(), name="voicemail-pin"),
+    path("users/<user:user>/voicemail", voicemail.MailboxView.as_view(), name="voicemail"),
+    path("users/<user:user>/voicemail/pin", voicemail.PinView.as_view(), name="voicemail-pin"),
     path(
-        "users/<str:user>/voicemail/pin/verify",
+        "users/<user:user>/voicemail/pin/verify",
         voicemail.PinVerifyView.as_view(),
         name="voicemail-pin-verify",
     ),
     path(
-        "users/<str:user>/voicemail/pin-reset",
+        "users/<user:user>/voicemail/pin-reset",
         voicemail.PinResetView.as_view(),
         name="voicemail-pin-reset",
     ),
     path(
-        "users/<str:user>/voicemail/greetings/<str:kind>",
+        "users/<user:user>/voicemail/greetings/<str:kind>",
         voicemail.GreetingView.as_view(),
         name="voicemail-greeting-file",
     ),
     path(
-        "users/<str:user>/voicemail/messages",
+        "users/<user:user>/voicemail/messages",
         voicemail.MessageListView.as_view(),
         name="voicemail-messages",
     ),
     path(
-        "users/<str:user>/voicemail/messages/<str:message>",
+        "users/<user:user>/voicemail/messages/<id:message>",
         voicemail.MessageView.as_view(),
         name="voicemail-message",
     ),
     path(
-        "users/<str:user>/voicemail/messages/<str:message>/audio",
+        "users/<user:user>/voicemail/messages/<id:message>/audio",
         voicemail.MessageAudioView.as_view(),
         name="voicemail-message-audio",
     ),
     path("me/extensions", directory.MyExtensionsView.as_view(), name="me-extensions"),
     path("tenant", directory.MyTenantView.as_view(), name="tenant-current"),
-    path("users/<str:user>/routing", routing.UserRoutingView.as_view(), name="user-routing"),
+    path("users/<user:user>/routing", routing.UserRoutingView.as_view(), name="user-routing"),
     path(
-        "users/<str:user>/routing/document",
+        "users/<user:user>/routing/document",
         routing.UserRoutingDocumentView.as_view(),
         name="user-routing-document",
     ),
     path(
-        "users/<str:user>/routing/simulate",
+        "users/<user:user>/routing/simulate",
         routing.UserRoutingSimulateView.as_view(),
         name="user-routing-simulate",
     ),

@@ -57,7 +57,7 @@ def _count(raw: Mapping[str, Any], key: str, limit: int) -> int:
     value = raw.get(key, 0)
     if value in ("", None):
         return 0
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and value.isascii() and value.isdigit():
         value = int(value)
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < limit:
         raise ContractError("invalid", f"Field {key} is missing or invalid.", key)
@@ -273,7 +273,9 @@ def _clip(raw: Mapping[str, Any], key: str, limit: int) -> str:
 
 def _registration_event(kind: EventType, raw: Mapping[str, Any]) -> RegistrationEvent:
     expires_text = _clip(raw, "expires", 10)
-    expires = int(expires_text) if expires_text.isdigit() else DEFAULT_EXPIRES
+    expires = (
+        int(expires_text) if expires_text.isascii() and expires_text.isdigit() else DEFAULT_EXPIRES
+    )
     username = _clip(raw, "username", 64)
     domain = _clip(raw, "domain", 253).lower()
     if not username or not domain:
@@ -326,7 +328,7 @@ def _call_event(kind: EventType, raw: Mapping[str, Any]) -> CallEvent:
     if not call_id or not domain:
         raise ContractError("invalid", "call_id and domain are required")
     code = raw.get("code")
-    if isinstance(code, str) and code.isdigit():
+    if isinstance(code, str) and code.isascii() and code.isdigit():
         code = int(code)
     if code is not None and (
         not isinstance(code, int) or isinstance(code, bool) or not 100 <= code <= 699

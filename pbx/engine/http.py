@@ -34,7 +34,7 @@ def engine_authorised(request: HttpRequest) -> bool:
 
 def _declared_length(request: HttpRequest) -> int:
     declared = request.headers.get("Content-Length", "")
-    return int(declared) if declared.isdigit() else 0
+    return int(declared) if declared.isascii() and declared.isdigit() else 0
 
 
 def engine_endpoint(

@@ -27,6 +27,7 @@ from pbx.audit.models import AuditEntry
 from pbx.audit.services import audit_change
 from pbx.directory.models import User
 from pbx.errors import DomainError
+from pbx.object_ids import parse_id
 from routing.models import Call, RoutingProfile, Schedule
 from routing.profiles import effective_document
 from routing.selectors import ANSWERED_ELSEWHERE, call_list
@@ -245,10 +246,8 @@ def calls(request: HttpRequest) -> HttpResponse:
     """The person's calls, as `GET /api/v1/calls` lists them (the same selector), optionally as
     seen from one of their devices."""
     user: User = request.user  # type: ignore[assignment]
-    viewer = request.GET.get("device", "")
-    seen_from = (
-        Device.objects.filter(pk=int(viewer), user=user).first() if viewer.isdigit() else None
-    )
+    viewer = parse_id(request.GET.get("device", ""))
+    seen_from = Device.objects.filter(pk=viewer, user=user).first() if viewer is not None else None
     history = call_list(
         tenant=user.tenant,  # type: ignore[arg-type]  # portal_page guarantees it
         actor=user,
