@@ -10,6 +10,7 @@ from pathlib import Path
 
 import django_stubs_ext
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from pbx.local_env import load_local_env
@@ -60,6 +61,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "csp",
     "pbx.directory",
     "pbx.accounts",
     "pbx.tokens",
@@ -75,6 +77,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -209,7 +212,37 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = IS_PRODUCTION
 CSRF_COOKIE_SECURE = IS_PRODUCTION
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if IS_PRODUCTION else None
+
+# --- HTTPS and browser security headers (`manage.py check --deploy` is clean in production).
+# nginx terminates TLS and redirects port 80; Django redirects what still arrives over HTTP
+# except the engine, the voicemail agent and monitoring, which call uvicorn on 127.0.0.1 directly.
+SECURE_SSL_REDIRECT = env.bool("PBX_SSL_REDIRECT", default=IS_PRODUCTION)
+SECURE_REDIRECT_EXEMPT = [r"^internal/", r"^health/"]
+# HSTS on every HTTPS response; `preload` only matters once the domain is submitted to
+# hstspreload.org (and is hard to undo then: every subdomain must serve HTTPS).
+SECURE_HSTS_SECONDS = env.int("PBX_HSTS_SECONDS", default=365 * 24 * 3600 if IS_PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("PBX_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("PBX_HSTS_PRELOAD", default=True)
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# The portal and the admin load scripts and styles from /static/ only (no inline script or
+# style), talk to the API with fetch() and to /ws/events over a WebSocket on the same origin
+# ('self' covers ws:/wss: there); the QR code is inline SVG markup. The API docs relax
+# style-src for their own pages (pbx/api/urls.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 # Mobile-app API tokens: short-lived access tokens, rotating refresh tokens.
 PBX_ACCESS_TOKEN_TTL = env.int("PBX_ACCESS_TOKEN_TTL", default=15 * 60)
@@ -292,7 +325,7 @@ REST_FRAMEWORK = {
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "pbx.api.openapi.AutoSchema",  # documents the errors too
     "EXCEPTION_HANDLER": "pbx.api.errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "login": env.str("PBX_LOGIN_RATE", default="10/min"),

@@ -103,7 +103,7 @@ class UserRoutingDocumentView(APIView):
     @extend_schema(
         parameters=[USER_PARAMETER],
         request=None,
-        responses=RoutingOutput,
+        responses={200: RoutingOutput},  # the routing in effect now, not a bare 204
         operation_id="routing_document_reset",
     )
     def delete(self, request: Request, user: str) -> Response:

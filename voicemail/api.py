@@ -5,7 +5,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import Http404
 from django.http.response import HttpResponseBase
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, OpenApiTypes, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.parsers import BaseParser, MultiPartParser
@@ -133,7 +133,11 @@ class PinVerifyView(APIView):
     @extend_schema(
         parameters=[USER_PARAMETER],
         request=PinInput,
-        responses=PinVerifyOutput,
+        responses={
+            200: PinVerifyOutput,
+            403: OpenApiResponse(PinVerifyOutput, description="Wrong PIN (`ok` is false)."),
+            429: OpenApiResponse(PinVerifyOutput, description="Locked (`locked_until`)."),
+        },
         operation_id="voicemail_pin_verify",
     )
     def post(self, request: Request, user: str) -> Response:
@@ -235,6 +239,7 @@ class GreetingView(APIView):
 
 class MessageListView(APIView):
     permission_classes = [IsTenantUser]
+    pagination_class = Pagination  # the schema documents the page and ?limit=&offset=
 
     @extend_schema(
         parameters=[USER_PARAMETER, OpenApiParameter("folder", str, enum=["new", "saved"])],
@@ -246,7 +251,7 @@ class MessageListView(APIView):
         folder = request.query_params.get("folder")
         if folder not in (None, "new", "saved"):
             raise DomainError("folder is new or saved.", code="invalid_choice", field="folder")
-        paginator = Pagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(
             selectors.message_list(mailbox=mailbox, folder=folder), request, view=self
         )

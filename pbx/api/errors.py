@@ -11,7 +11,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, JsonResponse
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 
 from pbx.errors import Conflict, DomainError, FieldErrors, TooManyAttempts, Unauthenticated
@@ -28,6 +28,29 @@ _CODES: dict[type[exceptions.APIException], str] = {
     exceptions.UnsupportedMediaType: "unsupported_media_type",
     exceptions.Throttled: "throttled",
 }
+
+
+class FieldErrorOutput(serializers.Serializer):  # type: ignore[type-arg]
+    code = serializers.CharField()
+    detail = serializers.CharField()
+
+
+class ErrorOutput(serializers.Serializer):  # type: ignore[type-arg]
+    """The shape of every error (the OpenAPI document's `Error`)."""
+
+    code = serializers.CharField(help_text="Stable: clients branch on it.")
+    detail = serializers.CharField(help_text="A sentence for humans.")
+    fields = serializers.DictField(  # type: ignore[assignment]  # the metaclass takes it
+        child=FieldErrorOutput(many=True),
+        required=False,
+        help_text="Invalid fields by dotted path (`extension.number`, `allowed_networks.2`).",
+    )
+    retry_after = serializers.IntegerField(
+        required=False, help_text="Throttled: seconds to wait before trying again."
+    )
+
+    class Meta:
+        ref_name = "Error"
 
 
 def flatten_field_errors(detail: Any, prefix: str = "") -> dict[str, list[dict[str, str]]]:

@@ -193,7 +193,11 @@ class ExtensionUpdateInput(StrictSerializer):
 
 class PhoneNumberOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
     extension_number = serializers.CharField(
-        source="extension.number", read_only=True, default=None
+        source="extension.number",
+        read_only=True,
+        default=None,
+        allow_null=True,
+        help_text="Null when the number is not routed to an extension.",
     )
 
     class Meta:

@@ -11,7 +11,7 @@ from django.db import transaction
 
 from pbx.directory import domain, generations
 from pbx.directory.models import Extension, PhoneNumber, Tenant, User
-from pbx.directory.networks import normalise_networks
+from pbx.directory.networks import InvalidNetwork, normalise_networks
 from pbx.errors import Conflict, DomainError
 from pbx.persistence import model_update, unique_violation_as
 from pbx.tokens.services import api_sessions_revoke_for_user
@@ -32,6 +32,13 @@ class ExtensionSpec:
     display_name: str = ""
 
 
+def _networks(texts: Sequence[str]) -> list[str]:
+    try:
+        return normalise_networks(texts)
+    except InvalidNetwork as exc:  # a ValueError: unhandled, it was a 500
+        raise DomainError(str(exc), code=exc.code, field="allowed_registration_networks") from exc
+
+
 def tenant_create(
     *,
     name: str,
@@ -47,7 +54,7 @@ def tenant_create(
         time_zone=domain.validate_time_zone(time_zone),
         max_devices_per_user=max_devices_per_user,
         max_ring_seconds=max_ring_seconds,
-        allowed_registration_networks=normalise_networks(allowed_registration_networks),
+        allowed_registration_networks=_networks(allowed_registration_networks),
     )
     tenant.full_clean(exclude=["sip_domain"])
     with _sip_domain_unique():
@@ -67,9 +74,7 @@ def tenant_update(*, tenant: Tenant, data: Mapping[str, Any]) -> Tenant:
             )
         data["sip_domain"] = new_domain
     if "allowed_registration_networks" in data:
-        data["allowed_registration_networks"] = normalise_networks(
-            data["allowed_registration_networks"]
-        )
+        data["allowed_registration_networks"] = _networks(data["allowed_registration_networks"])
     with _sip_domain_unique():
         model_update(
             instance=tenant,

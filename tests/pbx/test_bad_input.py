@@ -188,3 +188,15 @@ def test_non_numeric_id_is_not_found(member_api: APIClient) -> None:
     response = member_api.get("/api/v1/devices/abc")
 
     assert response.status_code == 404
+
+
+def test_a_tenant_network_that_is_not_one_is_refused(admin_api: APIClient) -> None:
+    """Found by schemathesis: the service's own parse raised past the API (500)."""
+    response = admin_api.patch(
+        "/api/v1/tenant", {"allowed_registration_networks": ["(G+\u00e3"]}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json()["fields"]["allowed_registration_networks"][0]["code"] == (
+        "invalid_network"
+    )
