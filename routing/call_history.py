@@ -9,7 +9,7 @@ from rest_framework import serializers
 from devices.models import Device
 from devices.selectors import device_list
 from pbx.api.permissions import acting_tenant, acting_user
-from pbx.api.serializers import StrictSerializer
+from pbx.api.serializers import IdField, StrictSerializer
 from pbx.directory.models import User
 from pbx.directory.selectors import user_list
 from pbx.object_ids import parse_id
@@ -20,7 +20,7 @@ from routing.selectors import DEVICE_OUTCOMES
 class CallSeenFromQuery(StrictSerializer):
     """Query of a call's detail: unknown parameters are refused like unknown fields."""
 
-    device = serializers.IntegerField(
+    device = IdField(
         min_value=1,
         required=False,
         help_text="See the calls as this device saw them (`device_outcome`). Members: one of "

@@ -7,6 +7,8 @@ from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail, ValidationError
 from rest_framework.request import Request
 
+from pbx.object_ids import parse_id
+
 
 class StrictInputMixin:
     """Reject unknown keys (`unknown_field`) and values for read-only fields (`read_only`)."""
@@ -30,6 +32,16 @@ class StrictInputMixin:
         if errors:
             raise ValidationError(errors)
         return value
+
+
+class IdField(serializers.IntegerField):
+    """An object id in a body or query string: a JSON integer, or a string of ASCII digits
+    (DRF's IntegerField reads Arabic-Indic or full-width digits as numbers)."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, str) and parse_id(data.strip()) is None:
+            self.fail("invalid")
+        return int(super().to_internal_value(data))
 
 
 class StrictSerializer(StrictInputMixin, serializers.Serializer):  # type: ignore[type-arg]

@@ -7,6 +7,7 @@ from rest_framework import serializers
 from pbx.api.serializers import StrictSerializer
 from pbx.directory import domain
 from pbx.directory.models import ASSIGNABLE_ROLES, Extension, PhoneNumber, Tenant, User
+from pbx.object_ids import parse_id
 
 
 class DomainRuleField(serializers.CharField):
@@ -65,6 +66,12 @@ class TenantScopedPrimaryKeyField(serializers.PrimaryKeyRelatedField):  # type: 
         queryset = super().get_queryset()
         assert queryset is not None  # noqa: S101 - every use passes queryset=
         return queryset.filter(tenant_id=request.user.tenant_id)
+
+    def to_internal_value(self, data: Any) -> Any:
+        # A string id in ASCII digits only: the lookup's int() reads an Arabic-Indic 1 as 1.
+        if isinstance(data, str) and parse_id(data) is None:
+            self.fail("incorrect_type", data_type="string")
+        return super().to_internal_value(data)
 
 
 # --- Tenants

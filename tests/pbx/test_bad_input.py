@@ -200,3 +200,28 @@ def test_a_tenant_network_that_is_not_one_is_refused(admin_api: APIClient) -> No
     assert response.json()["fields"]["allowed_registration_networks"][0]["code"] == (
         "invalid_network"
     )
+
+
+ARABIC_INDIC = str.maketrans("0123456789", "".join(chr(0x0660 + d) for d in range(10)))
+
+
+def test_an_id_in_a_body_or_query_is_ascii_digits(admin_user: User, admin_api: APIClient) -> None:
+    """`int()` reads Arabic-Indic digits as the number they spell: such an id names nothing."""
+    device = admin_api.post("/api/v1/devices", {"kind": "softphone", "label": "x"}, format="json")
+    spelled = {"owner": str(admin_user.pk).translate(ARABIC_INDIC)}
+
+    extension = admin_api.post(
+        "/api/v1/extensions", {"number": "300", "display_name": "x", **spelled}, format="json"
+    )
+    ascii_extension = admin_api.post(
+        "/api/v1/extensions", {"number": "301", "display_name": "x", "owner": str(admin_user.pk)}
+    )
+    calls = admin_api.get(
+        "/api/v1/calls", {"device": str(device.json()["id"]).translate(ARABIC_INDIC)}
+    )
+
+    assert extension.status_code == 400
+    assert extension.json()["fields"]["owner"][0]["code"] == "incorrect_type"
+    assert ascii_extension.status_code == 201
+    assert calls.status_code == 400
+    assert calls.json()["fields"]["device"][0]["code"] == "invalid"
