@@ -1,11 +1,16 @@
 """One organisation with one of everything the API and the portal address by id: a tenant admin
-and a member, each with an extension, a mailbox, a voicemail message, devices, a schedule, a call;
-a template, a phone number, a platform superuser. Shared by the tests that walk every route."""
+and a member, each with an extension, a mailbox, a voicemail message, devices; a schedule, a
+call, a template, a phone number, a failed registration, a ban, a platform superuser. Shared by
+the tests that walk every route."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 
-from devices.models import Device
+from django.utils import timezone
+
+from devices.models import Device, RegistrationFailure
 from pbx.directory.models import Extension, PhoneNumber, Tenant, User
+from pbx.edge.models import SourceBan
 from routing import services as routing_services
 from routing.models import Call, RoutingTemplate, Schedule
 from tests.factories import (
@@ -39,6 +44,8 @@ class World:
     mailbox: Mailbox
     message: Message
     member_message: Message
+    failure: RegistrationFailure
+    ban: SourceBan
 
 
 def _message(mailbox: Mailbox, call_id: str) -> Message:
@@ -100,4 +107,18 @@ def build_world(*, tenant: Tenant, admin: User, member: User) -> World:
         mailbox=mailbox,
         message=_message(mailbox, "world-admin-1"),
         member_message=_message(member_mailbox, "world-member-1"),
+        failure=RegistrationFailure.objects.create(
+            tenant=tenant,
+            username="dp-unknown",
+            domain=tenant.sip_domain,
+            reason="bad_credentials",
+            source_address="192.0.2.7",
+        ),
+        ban=SourceBan.objects.create(
+            source_address="192.0.2.7",
+            reason=SourceBan.Reason.AUTH_FAILURES,
+            banned_at=timezone.now(),
+            until=timezone.now() + timedelta(minutes=10),
+            failures=20,
+        ),
     )

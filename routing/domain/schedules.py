@@ -57,7 +57,7 @@ def parse_clock(text: Any, path: str) -> int:
     if not isinstance(text, str) or len(text) != 5 or text[2] != ":":
         raise ScheduleError(path, "Use HH:MM, e.g. 09:30.", "invalid_time")
     hours, minutes = text[:2], text[3:]
-    if not (hours.isdigit() and minutes.isdigit()):
+    if not (hours.isascii() and hours.isdigit() and minutes.isascii() and minutes.isdigit()):
         raise ScheduleError(path, "Use HH:MM, e.g. 09:30.", "invalid_time")
     value = int(hours) * 60 + int(minutes)
     if int(minutes) >= 60 or value > MINUTES_PER_DAY:

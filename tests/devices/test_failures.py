@@ -224,3 +224,14 @@ def test_security_events_parse() -> None:
     )
     assert isinstance(invite, RegistrationEvent)
     assert (invite.method, invite.domain) == ("INVITE", "a.example")
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/registration-failures", "/api/v1/registration-failures/by-address"]
+)
+def test_a_source_address_filter_that_is_no_address_is_refused(admin_api, path) -> None:
+    """Found by schemathesis: the lookup raised on it (500)."""
+    response = admin_api.get(path, {"source_address": "schedule_id"})
+
+    assert response.status_code == 400
+    assert response.json()["fields"]["source_address"][0]["code"] == "invalid"

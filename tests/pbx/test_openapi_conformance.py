@@ -92,6 +92,8 @@ def _objects(world: World, user: User) -> dict[str, int]:
         "schedules": world.schedule.pk,
         "routing-templates": world.template.pk,
         "calls": world.call.pk,
+        "bans": world.ban.pk,
+        "registration-failures": world.failure.pk,
     }
 
 

@@ -137,6 +137,8 @@ def _api_pk(world: World, url: str, session_id: int) -> int:
         "schedules": world.schedule.pk,
         "routing-templates": world.template.pk,
         "calls": world.call.pk,
+        "bans": world.ban.pk,
+        "registration-failures": world.failure.pk,
     }
     assert collection in objects, f"{url}: which object does its id name? Add it here."
     return objects[collection]

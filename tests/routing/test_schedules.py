@@ -144,6 +144,12 @@ def test_holiday_closes_and_special_opening_opens() -> None:
             "invalid_time",
         ),
         ([{"days": ["mon"], "start": "09:00", "end": "24:01"}], [], "weekly.0.end", "invalid_time"),
+        (  # superscript digits pass isdigit() but not int()
+            [{"days": ["mon"], "start": "\u00b9\u00b2:00", "end": "13:00"}],
+            [],
+            "weekly.0.start",
+            "invalid_time",
+        ),
         ([], [{"date": "2026-02-30"}], "exceptions.0.date", "invalid_date"),
         (
             [],

@@ -32,7 +32,7 @@ def parse_offer(body: bytes) -> AudioOffer:
             if in_audio:
                 fields = line[2:].split()
                 port = int(fields[1])
-                types = tuple(int(t) for t in fields[3:] if t.isdigit())
+                types = tuple(int(t) for t in fields[3:] if t.isascii() and t.isdigit())
         elif in_audio and line.startswith("c="):
             media_address = line.split()[-1]
         elif (

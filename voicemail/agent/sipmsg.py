@@ -124,7 +124,7 @@ def parse(data: bytes) -> SipMessage:
             raise SipParseError(f"missing {required}")
     length = message.get("content-length")
     if length:
-        if not length.isdigit() or int(length) > len(body):
+        if not (length.isascii() and length.isdigit()) or int(length) > len(body):
             raise SipParseError("bad Content-Length")
         message.body = body[: int(length)]
     return message
