@@ -1,6 +1,7 @@
 import django_filters
 from django.db.models import Q
 
+from pbx.api.filters import IdFilter
 from pbx.directory.models import Extension, PhoneNumber, User
 
 
@@ -19,6 +20,7 @@ class ExtensionFilter(django_filters.FilterSet):
     number_prefix = django_filters.CharFilter(
         field_name="number", lookup_expr="startswith", max_length=10
     )
+    owner = IdFilter(field_name="owner", help_text="A user id.")
 
     class Meta:
         model = Extension
@@ -29,6 +31,7 @@ class PhoneNumberFilter(django_filters.FilterSet):
     assigned = django_filters.BooleanFilter(
         field_name="extension", lookup_expr="isnull", exclude=True
     )
+    extension = IdFilter(field_name="extension", help_text="An extension id.")
 
     class Meta:
         model = PhoneNumber

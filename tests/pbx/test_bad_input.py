@@ -5,6 +5,7 @@ from rest_framework.test import APIClient
 
 from devices.models import Device
 from pbx.directory.models import Extension, PhoneNumber, User
+from tests.factories import ExtensionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -225,3 +226,16 @@ def test_an_id_in_a_body_or_query_is_ascii_digits(admin_user: User, admin_api: A
     assert ascii_extension.status_code == 201
     assert calls.status_code == 400
     assert calls.json()["fields"]["device"][0]["code"] == "invalid"
+
+
+def test_an_id_filter_is_ascii_digits(admin_user: User, admin_api: APIClient) -> None:
+    ExtensionFactory(owner=admin_user, tenant=admin_user.tenant, number="310")
+
+    spelled = admin_api.get(
+        "/api/v1/extensions", {"owner": str(admin_user.pk).translate(ARABIC_INDIC)}
+    )
+    plain = admin_api.get("/api/v1/extensions", {"owner": str(admin_user.pk)})
+
+    assert spelled.status_code == 400
+    assert spelled.json()["fields"]["owner"][0]["code"] == "invalid"
+    assert [e["number"] for e in plain.json()["results"]] == ["310"]
