@@ -8,7 +8,8 @@ what the view really does, so a new endpoint is documented the same way:
 - 401: always (no or a dead token; wrong credentials at sign-in);
 - 403: a permission narrower than "signed in", or a browser session without its CSRF token;
 - 404: the path names something (another organisation's objects answer 404 too);
-- 409: a change that can clash with the current state (a limit, a revoked device);
+- 409: a change by a signed-in caller that can clash with the current state (a limit, a
+  revoked device);
 - 415: a body in a media type the operation does not parse;
 - 429: the operation is throttled.
 
@@ -56,16 +57,16 @@ class AutoSchema(SpectacularAutoSchema):
             type(permission) not in (AllowAny, IsAuthenticated)
             for permission in self.view.get_permissions()
         )
+        authenticators = self.view.get_authenticators()
         csrf = method in UNSAFE_METHODS and any(
-            isinstance(authenticator, SessionAuthentication)
-            for authenticator in self.view.get_authenticators()
+            isinstance(authenticator, SessionAuthentication) for authenticator in authenticators
         )
         statuses = {
             "400": takes_body or in_query or method in UNSAFE_METHODS,
             "401": True,
             "403": narrow or csrf,
             "404": in_path,
-            "409": method in UNSAFE_METHODS,
+            "409": method in UNSAFE_METHODS and bool(authenticators),  # not sign-in, refresh
             "415": takes_body,
             "429": bool(self.view.get_throttles()),
         }

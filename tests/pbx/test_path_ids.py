@@ -23,6 +23,7 @@ from devices.models import Device
 from pbx.object_ids import parse_id
 from pbx.tokens.services import api_session_open
 from tests.api_world import World, build_world
+from tests.factories import verified_login
 
 pytestmark = pytest.mark.django_db
 
@@ -194,7 +195,7 @@ def _clients(world: World) -> tuple[dict[str, Client], int]:
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {pair.access_token}")
     portal, staff = Client(), Client()
     portal.force_login(world.member)
-    staff.force_login(world.staff)
+    verified_login(staff, world.staff)  # the admin opens only after the second factor
     engine = Client(headers={"X-Engine-Token": "development-engine-token"})
     clients = {"/api/": api, "/portal/": portal, "/admin/": staff, "/internal/": engine}
     return clients, pair.session.pk
