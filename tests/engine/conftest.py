@@ -11,8 +11,12 @@ from pbx.engine.process import EngineProcess, postgres_url, start_engine
 
 @pytest.fixture(scope="module")
 def engine(
-    django_db_setup: None, live_server, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    django_db_setup: None,
+    live_server,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[EngineProcess]:
+    """One engine per test module; a module's `EDGE_LIMITS` replaces the default ban limits."""
     log_dir = tmp_path_factory.mktemp("kamailio")
     process = start_engine(
         db_url=postgres_url(connection.settings_dict),
@@ -20,6 +24,7 @@ def engine(
         token=settings.PBX_ENGINE_TOKEN,
         workers=2,
         log_path=log_dir / "kamailio.log",
+        edge=getattr(request.module, "EDGE_LIMITS", None),
     )
     yield process
     process.stop()

@@ -4,7 +4,6 @@ every call held to its caller's organisation and allowed networks."""
 
 import socket
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -29,7 +28,7 @@ from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
-LIMITS = EdgeLimits(
+EDGE_LIMITS = LIMITS = EdgeLimits(
     auth_failures=10,
     auth_failures_known=50,
     account_failures=20,
@@ -39,61 +38,16 @@ LIMITS = EdgeLimits(
 )
 
 
-@pytest.fixture(scope="module")
-def engine(
-    django_db_setup: None, live_server, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[EngineProcess]:
-    process = start_engine(
-        db_url=postgres_url(connection.settings_dict),
-        django_url=live_server.url,
-        token=settings.PBX_ENGINE_TOKEN,
-        workers=2,
-        log_path=tmp_path_factory.mktemp("kamailio") / "kamailio.log",
-        edge=LIMITS,
-    )
-    yield process
-    process.stop()
-
-
-GUESS = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="password guessing">
-  <send><![CDATA[
-
-      REGISTER sip:{domain} SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:guesser[call_number]@{domain}>;tag=[call_number]
-      To: <sip:{username}@{domain}>
-      Call-ID: [call_id]
-      CSeq: 1 REGISTER
-      Contact: <sip:{username}@[local_ip]:[local_port]>
-      Max-Forwards: 70
-      Expires: 600
-      User-Agent: {user_agent}
-      Content-Length: 0
-
-  ]]></send>
-  <recv response="401" auth="true"/>
-  <send><![CDATA[
-
-      REGISTER sip:{domain} SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:guesser[call_number]@{domain}>;tag=[call_number]
-      To: <sip:{username}@{domain}>
-      Call-ID: [call_id]
-      CSeq: 2 REGISTER
-      Contact: <sip:{username}@[local_ip]:[local_port]>
-      [authentication username={username} password=wrong-guess]
-      Max-Forwards: 70
-      Expires: 600
-      User-Agent: {user_agent}
-      Content-Length: 0
-
-  ]]></send>
-  <recv response="401" optional="true" next="done"/>
-  <recv response="403"/>
-  <label id="done"/>
-</scenario>
-"""
+# A REGISTER with a wrong password, naming another From user each time (the account counted
+# is the digest's); refused (401), throttled (403) or dropped once banned.
+GUESS = sip.REGISTER.replace(
+    "<sip:{username}@{domain}>;tag=", "<sip:guesser[call_number]@{domain}>;tag="
+).replace(
+    '<recv response="{expect}"/>',
+    '<recv response="401" optional="true" next="done"/>\n'
+    '  <recv response="403"/>\n'
+    '  <label id="done"/>',
+)
 
 
 def guess_passwords(
@@ -102,58 +56,78 @@ def guess_passwords(
     """`tries` REGISTERs with wrong passwords for `username` from `source`, as fast as sipp
     sends them (those the engine drops time out after 300 ms). Each names another From user:
     the account counted is the digest's."""
-    scenario = GUESS.format(username=username, domain=domain, user_agent="Linphone/5.2")
+    scenario = GUESS.format(
+        username=username,
+        domain=domain,
+        secret="wrong-guess",
+        expires=600,
+        user_agent="Linphone/5.2",
+    )
     sip.run_sipp(
         engine, scenario, workdir, source=source, calls=tries, rate=1000, wait_ms=300, timeout=60
     )
 
 
+def exchange(engine: EngineProcess, source: str, request: str, *, wait: float = 0.5) -> str:
+    """Send one SIP request (`{port}` and `{n}` filled in) from `source`: the first line of the
+    engine's answer, or "" when the engine drops it."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((source, 0))
+        sock.settimeout(wait)
+        text = request.format(source=source, port=sock.getsockname()[1], n=time.monotonic_ns())
+        sock.sendto(text.replace("\n", "\r\n").encode(), (engine.host, engine.port))
+        try:
+            return sock.recv(4096).decode(errors="replace").split("\r\n", 1)[0]
+        except TimeoutError:
+            return ""
+
+
+PROBE = """REGISTER sip:probe.invalid SIP/2.0
+Via: SIP/2.0/UDP {source}:{port};branch=z9hG4bK{n}
+From: <sip:probe@probe.invalid>;tag=1
+To: <sip:probe@probe.invalid>
+Call-ID: probe-{n}
+CSeq: 1 REGISTER
+Contact: <sip:probe@{source}:{port}>
+Max-Forwards: 70
+User-Agent: %s
+Content-Length: 0
+
+"""
+
+# An in-dialog request naming the engine's Record-Route, to be relayed to another host.
+RELAY = """MESSAGE sip:victim@192.0.2.10:5060 SIP/2.0
+Via: SIP/2.0/UDP {source}:{port};branch=z9hG4bK{n}
+Route: <sip:%s;lr>
+From: <sip:a@a.invalid>;tag=1
+To: <sip:victim@192.0.2.10>;tag=2
+Call-ID: relay-{n}
+CSeq: 2 MESSAGE
+Max-Forwards: 70
+Content-Length: 0
+
+"""
+
+FLOOD = """OPTIONS sip:probe@127.0.0.1 SIP/2.0
+Via: SIP/2.0/UDP {source}:{port};branch=z9hG4bK{n}
+From: <sip:x@x.invalid>;tag=1
+To: <sip:probe@x.invalid>
+Call-ID: flood-{n}
+CSeq: 1 OPTIONS
+Max-Forwards: 70
+Content-Length: 0
+
+"""
+
+
 def answer_of(engine: EngineProcess, source: str, *, user_agent: str = "Yealink T46U") -> str:
-    """The first line of the engine's answer to a REGISTER without credentials sent from
-    `source`, or "" when the engine drops it."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind((source, 0))
-        sock.settimeout(0.5)
-        port = sock.getsockname()[1]
-        request = (
-            f"REGISTER sip:probe.invalid SIP/2.0\r\n"
-            f"Via: SIP/2.0/UDP {source}:{port};branch=z9hG4bK{time.monotonic_ns()}\r\n"
-            f"From: <sip:probe@probe.invalid>;tag=1\r\nTo: <sip:probe@probe.invalid>\r\n"
-            f"Call-ID: probe-{time.monotonic_ns()}\r\nCSeq: 1 REGISTER\r\n"
-            f"Contact: <sip:probe@{source}:{port}>\r\nMax-Forwards: 70\r\n"
-            f"User-Agent: {user_agent}\r\nContent-Length: 0\r\n\r\n"
-        )
-        sock.sendto(request.encode(), (engine.host, engine.port))
-        try:
-            return sock.recv(4096).decode(errors="replace").split("\r\n", 1)[0]
-        except TimeoutError:
-            return ""
-
-
-def in_dialog_answer(engine: EngineProcess, source: str) -> str:
-    """The engine's answer to a forged in-dialog request from `source`: it names the engine's
-    Record-Route and asks to be relayed to another host."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind((source, 0))
-        sock.settimeout(1.0)
-        port = sock.getsockname()[1]
-        request = (
-            "MESSAGE sip:victim@192.0.2.10:5060 SIP/2.0\r\n"
-            f"Via: SIP/2.0/UDP {source}:{port};branch=z9hG4bK{time.monotonic_ns()}\r\n"
-            f"Route: <sip:{engine.host}:{engine.port};lr>\r\n"
-            "From: <sip:a@a.invalid>;tag=1\r\nTo: <sip:victim@192.0.2.10>;tag=2\r\n"
-            f"Call-ID: relay-{time.monotonic_ns()}\r\nCSeq: 2 MESSAGE\r\nMax-Forwards: 70\r\n"
-            "Content-Length: 0\r\n\r\n"
-        )
-        sock.sendto(request.encode(), (engine.host, engine.port))
-        try:
-            return sock.recv(4096).decode(errors="replace").split("\r\n", 1)[0]
-        except TimeoutError:
-            return ""
+    """The answer to a REGISTER without credentials from `source` ("" when dropped)."""
+    return exchange(engine, source, PROBE % user_agent)
 
 
 def test_an_unknown_address_cannot_use_the_engine_as_a_relay(engine: EngineProcess) -> None:
-    assert in_dialog_answer(engine, "127.0.0.14") == "SIP/2.0 403 Unknown Dialog Peer"
+    relay = RELAY % f"{engine.host}:{engine.port}"
+    assert exchange(engine, "127.0.0.14", relay, wait=1.0) == "SIP/2.0 403 Unknown Dialog Peer"
 
 
 def failures_from(address: str) -> int:
@@ -392,16 +366,8 @@ def test_a_flood_from_an_unknown_address_is_banned(
     )
     try:
         answered = [answer_of(process, "127.0.0.9") for _ in range(5)]
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-            sock.bind(("127.0.0.9", 0))
-            for n in range(200):
-                sock.sendto(
-                    f"OPTIONS sip:probe@{process.host} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.9:"
-                    f"{sock.getsockname()[1]};branch=z9hG4bK{n}\r\nFrom: <sip:x@x.invalid>;tag=1"
-                    f"\r\nTo: <sip:probe@x.invalid>\r\nCall-ID: flood-{n}\r\nCSeq: 1 OPTIONS\r\n"
-                    "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n".encode(),
-                    (process.host, process.port),
-                )
+        for _ in range(200):
+            exchange(process, "127.0.0.9", FLOOD, wait=0.001)
         ban = wait_for(lambda: SourceBan.objects.filter(source_address="127.0.0.9").first())
         assert all(line.startswith("SIP/2.0 401") for line in answered)  # below the limit
         assert ban.reason == "flood"
