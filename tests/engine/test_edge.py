@@ -95,12 +95,13 @@ Content-Length: 0
 
 """
 
-# An in-dialog request naming the engine's Record-Route, to be relayed to another host.
-RELAY = """MESSAGE sip:victim@192.0.2.10:5060 SIP/2.0
+# An in-dialog request of no dialog of ours, naming the engine's Record-Route, to be relayed to
+# another host (a loopback address: nothing leaves the machine if the engine relays it).
+RELAY = """MESSAGE sip:victim@127.0.0.99:5999 SIP/2.0
 Via: SIP/2.0/UDP {source}:{port};branch=z9hG4bK{n}
 Route: <sip:%s;lr>
 From: <sip:a@a.invalid>;tag=1
-To: <sip:victim@192.0.2.10>;tag=2
+To: <sip:victim@127.0.0.99>;tag=2
 Call-ID: relay-{n}
 CSeq: 2 MESSAGE
 Max-Forwards: 70
@@ -125,9 +126,28 @@ def answer_of(engine: EngineProcess, source: str, *, user_agent: str = "Yealink 
     return exchange(engine, source, PROBE % user_agent)
 
 
-def test_an_unknown_address_cannot_use_the_engine_as_a_relay(engine: EngineProcess) -> None:
+def test_no_one_can_use_the_engine_as_a_relay_or_end_a_strangers_call(
+    engine: EngineProcess, sip_dir: Path
+) -> None:
+    """Forged in-dialog requests get 481, from an unknown address and from one whose device
+    authenticated (the attacker who owns a valid device)."""
+    office = Office(engine, sip_dir)
+    assert sip.register(
+        engine,
+        sip_dir,
+        username=office.caller_username,
+        domain=office.domain,
+        secret=office.caller_secret,
+        source="127.0.0.16",
+    ).ok
     relay = RELAY % f"{engine.host}:{engine.port}"
-    assert exchange(engine, "127.0.0.14", relay, wait=1.0) == "SIP/2.0 403 Unknown Dialog Peer"
+    bye = relay.replace("MESSAGE", "BYE")
+
+    for source in ("127.0.0.14", "127.0.0.16"):
+        for request in (relay, bye):
+            assert exchange(engine, source, request, wait=1.0) == (
+                "SIP/2.0 481 Call/Transaction Does Not Exist"
+            )
 
 
 def failures_from(address: str) -> int:
