@@ -149,6 +149,73 @@ def test_no_one_can_use_the_engine_as_a_relay_or_end_a_strangers_call(
                 "SIP/2.0 481 Call/Transaction Does Not Exist"
             )
 
+    # A scanner's user agent from an address where a device authenticated (one spoofed
+    # datagram) loses that request only: the address is not banned.
+    assert answer_of(engine, "127.0.0.16", user_agent="friendly-scanner") == ""
+    assert answer_of(engine, "127.0.0.16").startswith("SIP/2.0 401")
+    assert not SourceBan.objects.filter(source_address="127.0.0.16").exists()
+
+
+def test_a_decoy_credentials_header_is_refused(engine: EngineProcess) -> None:
+    """$au names the first credentials header; auth_check reads the method's own. Two of them
+    would let guesses escape the account's counter."""
+    decoy = PROBE.replace(
+        "Max-Forwards: 70\n",
+        'Proxy-Authorization: Digest username="victim", realm="decoy", nonce="1", uri="sip:x",'
+        ' response="0"\nAuthorization: Digest username="victim", realm="probe.invalid",'
+        ' nonce="1", uri="sip:x", response="0"\nMax-Forwards: 70\n',
+    )
+
+    assert exchange(engine, "127.0.0.17", decoy % "Yealink T46U") == (
+        "SIP/2.0 400 Ambiguous Credentials"
+    )
+
+
+def test_what_is_dialled_never_reaches_sql_nor_skips_the_plan(
+    engine: EngineProcess, sip_dir: Path, tmp_path: Path
+) -> None:
+    """A number Django refuses is refused (it once fell back to degraded mode, which rings
+    everything); with Django down, degraded mode takes digits only into its SQL."""
+    office = Office(engine, sip_dir)
+    desk = office.device(Device.Kind.DESK_PHONE, "desk", "answer")
+    too_long = sip_calls.caller_scenario(
+        username=office.caller_username,
+        secret=office.caller_secret,
+        domain=office.domain,
+        called="201",
+        expect=400,
+    ).replace("sip:201@", "sip:" + "2" * 40 + "@")
+
+    result = sip.run_sipp(engine, too_long, sip_dir, timeout=20, wait_ms=10000)
+
+    assert result.ok, result.output
+    assert desk.first("INVITE") is None
+
+    blind = start_engine(
+        db_url=postgres_url(connection.settings_dict),
+        django_url="http://127.0.0.1:9",  # nothing listens: degraded mode
+        token=settings.PBX_ENGINE_TOKEN,
+        workers=2,
+        log_path=tmp_path / "kamailio-degraded.log",
+    )
+    try:
+        other = Office(blind, sip_dir)
+        phone = other.device(Device.Kind.DESK_PHONE, "p", "answer", django_up=False)
+        injected = sip_calls.caller_scenario(
+            username=other.caller_username,
+            secret=other.caller_secret,
+            domain=other.domain,
+            called="201",
+            expect=404,
+        ).replace("sip:201@", "sip:201'OR(1=1)--@")
+
+        result = sip.run_sipp(blind, injected, sip_dir, timeout=20, wait_ms=10000)
+
+        assert result.ok, result.output
+        assert phone.first("INVITE") is None
+    finally:
+        blind.stop()
+
 
 def failures_from(address: str) -> int:
     return RegistrationFailure.objects.filter(source_address=address).count()
