@@ -124,8 +124,9 @@ def sign_in_done(*, request: HttpRequest, user: User) -> None:
     )
 
 
-def api_sign_in(*, request: HttpRequest, email: str, password: str, otp: str) -> User:
-    """Both steps in one request, for apps: the code travels with the password."""
+def api_sign_in(*, request: HttpRequest, email: str, password: str, otp: str) -> PasswordAccepted:
+    """Both steps in one request, for apps: the code travels with the password. Returns what
+    was accepted (`needs_code`: a code was given and verified)."""
     accepted = password_check(request=request, email=email, password=password)
     if accepted.needs_enrolment:
         raise SecondFactorNeeded(
@@ -139,4 +140,15 @@ def api_sign_in(*, request: HttpRequest, email: str, password: str, otp: str) ->
             )
         code_check(request=request, user=accepted.user, code=otp)
     sign_in_done(request=request, user=accepted.user)
-    return accepted.user
+    return accepted
+
+
+def api_session_allowed(*, user: User, opened_with_code: bool) -> bool:
+    """An API session opened without a code serves only someone who still needs none: it
+    stops when they enrol or become an administrator (and sessions from before two-step
+    sign-in stop for everyone who has or needs a second factor)."""
+    if opened_with_code:
+        return True
+    return not (
+        second_factor.second_factor_required(user) or second_factor.second_factor_enrolled(user)
+    )

@@ -86,12 +86,13 @@ class TokenCreateView(APIView):
     )
     def post(self, request: Request) -> Response:
         data = validated_input(LoginInput, request)
-        user = api_sign_in(
+        accepted = api_sign_in(
             request=request._request,
             email=data["email"],
             password=data["password"],
             otp=data["otp"],
         )
+        user = accepted.user
         tenant = getattr(user, "tenant", None)
         if tenant is not None and not tenant.is_active:
             raise Unauthenticated("This organisation is suspended.", code="tenant_suspended")
@@ -99,6 +100,7 @@ class TokenCreateView(APIView):
             user=user,
             client_name=data["client_name"],
             user_agent=request.headers.get("User-Agent", ""),
+            second_factor=accepted.needs_code,
         )
         return Response(TokenPairOutput(_pair(pair)).data, status=status.HTTP_201_CREATED)
 

@@ -7,6 +7,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
 
+from pbx.accounts.sign_in import api_session_allowed
 from pbx.tokens.models import AccessToken
 from pbx.tokens.token_format import token_hash
 
@@ -50,6 +51,10 @@ class BearerTokenAuthentication(BaseAuthentication):
             raise _refuse("This account is disabled.", "user_inactive")
         if user.tenant is not None and not user.tenant.is_active:
             raise _refuse("This organisation is suspended.", "tenant_suspended")
+        if not api_session_allowed(user=user, opened_with_code=session.second_factor):
+            raise _refuse(
+                "This session was opened without two-step sign-in. Sign in again.", "otp_required"
+            )
         return user, access
 
     def authenticate_header(self, request: Request) -> str:

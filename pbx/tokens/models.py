@@ -20,6 +20,10 @@ class ApiSession(models.Model):
     last_refreshed_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     revoked_reason = models.CharField(max_length=40, blank=True)
+    second_factor = models.BooleanField(
+        default=True,
+        help_text="Opened with a second-factor code (sessions from before two-step sign-in: no).",
+    )
 
     class Meta:
         ordering = ("-created_at", "-id")

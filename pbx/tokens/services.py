@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from pbx.accounts.sign_in import api_session_allowed
 from pbx.directory.models import User
 from pbx.errors import Unauthenticated
 from pbx.tokens.models import AccessToken, ApiSession
@@ -34,7 +35,10 @@ def _issue_access(session: ApiSession, now: datetime) -> tuple[str, datetime]:
 
 
 @transaction.atomic
-def api_session_open(*, user: User, client_name: str = "", user_agent: str = "") -> TokenPair:
+def api_session_open(
+    *, user: User, client_name: str = "", user_agent: str = "", second_factor: bool = True
+) -> TokenPair:
+    """`second_factor`: the sign-in gave a verified code (see api_session_allowed)."""
     now = timezone.now()
     refresh = new_token(REFRESH_PREFIX)
     session = ApiSession.objects.create(
@@ -43,6 +47,7 @@ def api_session_open(*, user: User, client_name: str = "", user_agent: str = "")
         user_agent=user_agent[:256],
         refresh_hash=token_hash(refresh),
         refresh_expires_at=now + timedelta(seconds=settings.PBX_REFRESH_TOKEN_TTL),
+        second_factor=second_factor,
     )
     access, access_expires_at = _issue_access(session, now)
     return TokenPair(session, access, access_expires_at, refresh, session.refresh_expires_at)
@@ -102,6 +107,11 @@ def _check_usable(session: ApiSession, now: datetime) -> None:
         raise RefreshRefused("This refresh token has expired. Sign in again.", code="token_expired")
     if not session.user.is_active:
         raise RefreshRefused("This account is disabled.", code="user_inactive")
+    if not api_session_allowed(user=session.user, opened_with_code=session.second_factor):
+        raise RefreshRefused(
+            "This session was opened without two-step sign-in. Sign in again.",
+            code="otp_required",
+        )
 
 
 def _revoke(session: ApiSession, *, reason: str, now: datetime) -> None:
