@@ -117,8 +117,12 @@ def password_step(request: HttpRequest, *, surface: Surface) -> HttpResponse:
             enrolled or second_factor.second_factor_required(user)
         ):
             return redirect(next_url)
-        _pending_set(request, user, next_url)
-        return redirect(surface.code_url if enrolled else surface.enrol_url)
+        if enrolled:
+            _pending_set(request, user, next_url)
+            return redirect(surface.code_url)
+        # Enrolling binds an authenticator to the account: only right after the password,
+        # never for a session cookie alone (one from before two-step sign-in may be stolen).
+        auth.logout(request)
     form = PasswordForm(request.POST if request.method == "POST" else None)
     status = 200
     if request.method == "POST" and form.is_valid():

@@ -2,6 +2,7 @@
 from before two-step sign-in, and a member's session once they enrol or are promoted, stop."""
 
 import pytest
+from django.test import Client
 from rest_framework.test import APIClient
 
 from pbx.directory.models import User
@@ -64,3 +65,19 @@ def test_signing_in_records_whether_a_code_was_given(member: User, admin_user: U
 
     assert ApiSession.objects.get(user=member).second_factor is False
     assert ApiSession.objects.get(user=admin_user).second_factor is True
+
+
+@pytest.mark.parametrize("surface", ["/portal/login/", "/admin/login/"])
+def test_a_session_cookie_alone_cannot_enrol_an_authenticator(surface, admin_user) -> None:
+    """A signed-in session from before two-step sign-in (it may be stolen) must give the
+    password again before it binds an authenticator to the account."""
+    person = admin_user
+    if surface.startswith("/admin"):
+        person = User.objects.create_superuser("old-staff@pbx.test", PASSWORD)
+    client = Client()
+    client.force_login(person)
+
+    answer = client.get(surface)
+
+    assert answer.status_code == 200  # the password form, not the enrolment page
+    assert "_auth_user_id" not in client.session
