@@ -156,6 +156,47 @@ def test_no_one_can_use_the_engine_as_a_relay_or_end_a_strangers_call(
     assert not SourceBan.objects.filter(source_address="127.0.0.16").exists()
 
 
+def test_a_party_cannot_use_its_own_call_to_relay_elsewhere(
+    engine: EngineProcess, sip_dir: Path
+) -> None:
+    """Inside a real call the caller sends a MESSAGE with the engine's Route to another host:
+    refused; the call itself goes on and ends normally."""
+    office = Office(engine, sip_dir)
+    desk = office.device(Device.Kind.DESK_PHONE, "desk", "answer")
+    relay_in_call = """
+  <send><![CDATA[
+
+      MESSAGE sip:x@127.0.0.99:5999 SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:{username}@{domain}>;tag=[pid]SIPpTag00[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: 3 MESSAGE
+      [routes]
+      Max-Forwards: 70
+      Content-Length: 0
+
+  ]]></send>
+  <recv response="403"/>
+  <pause milliseconds="300"/>
+""".replace("{username}", office.caller_username).replace("{domain}", office.domain)
+    scenario = (
+        sip_calls.caller_scenario(
+            username=office.caller_username,
+            secret=office.caller_secret,
+            domain=office.domain,
+            called="201",
+        )
+        .replace('  <pause milliseconds="300"/>\n', relay_in_call, 1)
+        .replace("CSeq: 3 BYE", "CSeq: 4 BYE")
+    )
+
+    result = sip.run_sipp(engine, scenario, sip_dir, timeout=30, wait_ms=20000)
+
+    assert result.ok, result.output
+    assert desk.wait() == 0  # the BYE still reached the desk phone
+
+
 def test_a_decoy_credentials_header_is_refused(engine: EngineProcess) -> None:
     """$au names the first credentials header; auth_check reads the method's own. Two of them
     would let guesses escape the account's counter."""
