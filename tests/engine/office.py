@@ -91,20 +91,37 @@ class Office:
         self._register(issued, port)
         return issued.device.pk
 
-    def call(self, *, expect: int = 200) -> tuple[sip.SippResult, float]:
+    def caller_scenario(self, *, expect: int = 200, secret: str | None = None) -> str:
+        """The caller (202) dialling 201, with its secret or `secret`."""
+        return sip.caller_scenario(
+            username=self.caller_username,
+            secret=self.caller_secret if secret is None else secret,
+            domain=self.domain,
+            called="201",
+            expect=expect,
+        )
+
+    def register_caller(self, *, source: str = "127.0.0.1") -> sip.SippResult:
+        """The caller's device registers from `source` (the engine then knows that address)."""
+        return sip.register_contact(
+            self.engine,
+            self.workdir,
+            username=self.caller_username,
+            domain=self.domain,
+            secret=self.caller_secret,
+            contact_port=free_port(source),
+            source=source,
+        )
+
+    def call(self, *, expect: int = 200, source: str = "127.0.0.1") -> tuple[sip.SippResult, float]:
         started = time.time()
         result = sip.run_sipp(
             self.engine,
-            sip.caller_scenario(
-                username=self.caller_username,
-                secret=self.caller_secret,
-                domain=self.domain,
-                called="201",
-                expect=expect,
-            ),
+            self.caller_scenario(expect=expect),
             self.workdir,
             timeout=60,
             wait_ms=40000,
+            source=source,
         )
         return result, started
 

@@ -132,14 +132,7 @@ def test_no_one_can_use_the_engine_as_a_relay_or_end_a_strangers_call(
     """Forged in-dialog requests get 481, from an unknown address and from one whose device
     authenticated (the attacker who owns a valid device)."""
     office = Office(engine, sip_dir)
-    assert sip.register(
-        engine,
-        sip_dir,
-        username=office.caller_username,
-        domain=office.domain,
-        secret=office.caller_secret,
-        source="127.0.0.16",
-    ).ok
+    assert office.register_caller(source="127.0.0.16").ok
     relay = RELAY % f"{engine.host}:{engine.port}"
     bye = relay.replace("MESSAGE", "BYE")
 
@@ -181,12 +174,7 @@ def test_a_party_cannot_use_its_own_call_to_relay_elsewhere(
   <pause milliseconds="300"/>
 """.replace("{username}", office.caller_username).replace("{domain}", office.domain)
     scenario = (
-        sip_calls.caller_scenario(
-            username=office.caller_username,
-            secret=office.caller_secret,
-            domain=office.domain,
-            called="201",
-        )
+        office.caller_scenario()
         .replace('  <pause milliseconds="300"/>\n', relay_in_call, 1)
         .replace("CSeq: 3 BYE", "CSeq: 4 BYE")
     )
@@ -219,13 +207,7 @@ def test_what_is_dialled_never_reaches_sql_nor_skips_the_plan(
     everything); with Django down, degraded mode takes digits only into its SQL."""
     office = Office(engine, sip_dir)
     desk = office.device(Device.Kind.DESK_PHONE, "desk", "answer")
-    too_long = sip_calls.caller_scenario(
-        username=office.caller_username,
-        secret=office.caller_secret,
-        domain=office.domain,
-        called="201",
-        expect=400,
-    ).replace("sip:201@", "sip:" + "2" * 40 + "@")
+    too_long = office.caller_scenario(expect=400).replace("sip:201@", "sip:" + "2" * 40 + "@")
 
     result = sip.run_sipp(engine, too_long, sip_dir, timeout=20, wait_ms=10000)
 
@@ -242,13 +224,7 @@ def test_what_is_dialled_never_reaches_sql_nor_skips_the_plan(
     try:
         other = Office(blind, sip_dir)
         phone = other.device(Device.Kind.DESK_PHONE, "p", "answer", django_up=False)
-        injected = sip_calls.caller_scenario(
-            username=other.caller_username,
-            secret=other.caller_secret,
-            domain=other.domain,
-            called="201",
-            expect=404,
-        ).replace("sip:201@", "sip:201'OR(1=1)--@")
+        injected = other.caller_scenario(expect=404).replace("sip:201@", "sip:201'OR(1=1)--@")
 
         result = sip.run_sipp(blind, injected, sip_dir, timeout=20, wait_ms=10000)
 
@@ -269,14 +245,7 @@ def test_password_guessing_bans_the_address_but_not_the_office_behind_it(
     registering and calling from 127.0.0.2; the called person's phone, registered from
     127.0.0.5 before the attack, keeps registering and ringing; the ban then expires."""
     office = Office(engine, sip_dir)
-    assert sip.register(
-        engine,
-        sip_dir,
-        username=office.caller_username,
-        domain=office.domain,
-        secret=office.caller_secret,
-        source="127.0.0.2",
-    ).ok
+    assert office.register_caller(source="127.0.0.2").ok
     behind = services.device_create(user=office.callee, kind=Device.Kind.DESK_PHONE, label="NAT")
     phone = sip_calls.start_device(
         engine, sip_dir, "nat-desk", sip_calls.device_scenario("answer"), source="127.0.0.5"
@@ -331,27 +300,8 @@ def test_password_guessing_bans_the_address_but_not_the_office_behind_it(
 
     # The caller, from its own address, still registers and calls; the call rings the phone
     # behind the banned address, which answers; that phone re-registers too.
-    assert sip.register(
-        engine,
-        sip_dir,
-        username=office.caller_username,
-        domain=office.domain,
-        secret=office.caller_secret,
-        source="127.0.0.2",
-    ).ok
-    result = sip.run_sipp(
-        engine,
-        sip_calls.caller_scenario(
-            username=office.caller_username,
-            secret=office.caller_secret,
-            domain=office.domain,
-            called="201",
-        ),
-        sip_dir,
-        source="127.0.0.2",
-        timeout=30,
-        wait_ms=20000,
-    )
+    assert office.register_caller(source="127.0.0.2").ok
+    result, _ = office.call(source="127.0.0.2")
     assert result.ok, result.output
     assert phone.wait() == 0
     again = sip.register(
@@ -372,9 +322,7 @@ def test_an_unknown_address_is_banned_after_fewer_failures_and_invites_count_too
     engine: EngineProcess, sip_dir: Path
 ) -> None:
     office = Office(engine, sip_dir)
-    wrong = sip_calls.caller_scenario(
-        username=office.caller_username, secret="not-the-secret", domain=office.domain, called="201"
-    )
+    wrong = office.caller_scenario(secret="not-the-secret")
 
     sip.run_sipp(engine, wrong, sip_dir, source="127.0.0.8", calls=30, rate=100, wait_ms=300)
 
@@ -447,12 +395,9 @@ def test_a_device_cannot_ring_another_organisation_by_naming_its_domain(
     office_a, office_b = Office(engine, sip_dir), Office(engine, sip_dir)
     theirs = office_b.device(Device.Kind.DESK_PHONE, "b-desk", "answer")
     ours = office_a.device(Device.Kind.DESK_PHONE, "a-desk", "answer")
-    scenario = sip_calls.caller_scenario(
-        username=office_a.caller_username,
-        secret=office_a.caller_secret,
-        domain=office_a.domain,
-        called="201",
-    ).replace(f"INVITE sip:201@{office_a.domain}", f"INVITE sip:201@{office_b.domain}")
+    scenario = office_a.caller_scenario().replace(
+        f"INVITE sip:201@{office_a.domain}", f"INVITE sip:201@{office_b.domain}"
+    )
 
     result = sip.run_sipp(engine, scenario, sip_dir, timeout=30, wait_ms=20000)
 
