@@ -196,11 +196,9 @@ def start_media_relay(
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise MediaRelayError(f"rtpengine exited with {process.returncode}:\n{relay.log()}")
-        if netns or relay.control.ping():
-            # In a namespace the control socket is not reachable from here: its startup line
-            # in the log tells instead.
-            if not netns or "Startup complete" in relay.log():
-                return relay
+        # In a namespace the control socket is not reachable from here: the log tells instead.
+        if ("Startup complete" in relay.log()) if netns else relay.control.ping():
+            return relay
         time.sleep(0.1)
     relay.stop()
     raise MediaRelayError(f"rtpengine did not start in time:\n{relay.log()[-3000:]}")

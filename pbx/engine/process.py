@@ -159,8 +159,9 @@ def start_engine(
     """`media_relay`: rtpengine's control socket ("udp:127.0.0.1:22222"), which anchors every
     call's media; empty: media flows between the phones directly (only where they can reach each
     other). `netns`: run inside that network namespace (tests of phones behind NAT), JSON-RPC
-    then reached at `rpc_via`. `keepalive` = (ping interval, drop after) in seconds: the engine pings every contact
-    with OPTIONS and drops one that stops answering. None: no pings (test peers that play a
+    then reached at `rpc_via`.
+    `keepalive` = (ping interval, drop after) in seconds: the engine pings every contact with
+    OPTIONS and drops one that stops answering. None: no pings (test peers that play a
     fixed scenario would take an OPTIONS for an unexpected call). `edge`: the ban thresholds
     (default EdgeLimits())."""
     binary = shutil.which("kamailio") or "/usr/sbin/kamailio"
