@@ -175,7 +175,8 @@ def start_media_relay(
         "--table=-1",
         "--foreground",
         "--log-stderr",
-        "--log-level=5",
+        # 6 (info) in a namespace: its "Startup complete" line is the readiness probe there
+        f"--log-level={6 if netns else 5}",
         f"--interface={settings.interface}",
         f"--listen-ng={control_host}:{settings.control_port}",
         f"--port-min={settings.port_min}",
