@@ -240,5 +240,7 @@ def read_pcap(path: Path) -> list[Datagram]:
         destination = ".".join(str(b) for b in ip[16:20])
         udp = ip[header:]
         source_port, destination_port, udp_length = struct.unpack("!HHH", udp[:6])
-        found.append(Datagram(source, source_port, destination, destination_port, udp[8:udp_length]))
+        found.append(
+            Datagram(source, source_port, destination, destination_port, udp[8:udp_length])
+        )
     return found

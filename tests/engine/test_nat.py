@@ -62,6 +62,8 @@ PHONE_MEDIA_PORT = 16000
 CALLER_MEDIA_PORT = 18000
 CALLER_TONE_HZ = 1000
 PHONE_TONE_HZ = 440
+NAT_IDLE_S = 5
+KEEPALIVE_S = 2
 
 
 @dataclass
@@ -91,8 +93,16 @@ class Lab:
         return json.loads(out.stdout)
 
     def sipp(
-        self, role: str, address: str, scenario: str, name: str, *, port: int, media_port: int,
-        extra: tuple[str, ...] = (), calls: int = 1,
+        self,
+        role: str,
+        address: str,
+        scenario: str,
+        name: str,
+        *,
+        port: int,
+        media_port: int,
+        extra: tuple[str, ...] = (),
+        calls: int = 1,
     ) -> subprocess.Popen[bytes]:
         self.runs += 1
         self.latest[name] = name = f"{name}-{self.runs}"
@@ -126,7 +136,8 @@ class Lab:
 @pytest.fixture(scope="module")
 def lab(django_db_setup: None, live_server, tmp_path_factory) -> Iterator[Lab]:
     workdir = tmp_path_factory.mktemp("natlab")
-    net = NatLab(workdir).build()
+    # the router forgets an idle mapping after NAT_IDLE_S; the engine pings every KEEPALIVE_S
+    net = NatLab(workdir, udp_timeout=NAT_IDLE_S).build()
     try:
         net.bridge_in("pbx", int(connection.settings_dict.get("PORT") or 5432))
         django_port = int(live_server.url.rsplit(":", 1)[1])
@@ -174,6 +185,7 @@ def lab(django_db_setup: None, live_server, tmp_path_factory) -> Iterator[Lab]:
             media_relay=f"udp:127.0.0.1:{MEDIA_CONTROL_PORT}",
             netns=net.ns("pbx"),
             rpc_via=f"http://127.0.0.1:{rpc_port}/RPC",
+            keepalive=(KEEPALIVE_S, 30),
         )
         net.processes.append(engine.process)
         yield Lab(net, engine, relay, workdir)
@@ -399,7 +411,11 @@ def rtp_to(datagrams: list[Datagram], address: str, port: int) -> list[bytes]:
 
 
 def rtp_from(datagrams: list[Datagram], address: str) -> list[Datagram]:
-    return [d for d in datagrams if d.source == address and len(d.payload) > 12 and d.payload[0] >> 6 == 2]
+    return [
+        d
+        for d in datagrams
+        if d.source == address and len(d.payload) > 12 and d.payload[0] >> 6 == 2
+    ]
 
 
 def pcm(payloads: list[bytes]) -> bytes:
@@ -500,3 +516,20 @@ def test_a_caller_behind_nat_leaves_a_voicemail_that_holds_their_tone(lab: Lab) 
     assert message.duration_ms >= 1500, message.duration_ms
     assert audio.tone_power(recorded, CALLER_TONE_HZ) > 0.5
     assert audio.tone_power(recorded, 300) < 0.05  # not the greeting
+
+
+def test_the_engine_keeps_an_idle_nat_mapping_open(lab: Lab) -> None:
+    """The phone sends nothing after its REGISTER; the router would forget its mapping after
+    NAT_IDLE_S, and a call would then never reach it. The engine's pings keep it open."""
+    who = parties()
+    phone = start_phone(lab, who, stay_ms=30000)
+    wait_for(lambda: Registration.objects.filter(device=who.phone_device).exists(), timeout=10)
+    time.sleep(NAT_IDLE_S * 2)
+
+    caller = start_caller(lab, who, role="far", address=netlab.FAR_ADDRESS, talk_ms=500)
+    assert caller.wait(timeout=40) == 0, lab.messages("caller-far") + lab.engine.log()[-3000:]
+    phone.terminate()
+    received = lab.messages("phone")
+    assert "INVITE sip:" in received  # (without the pings the call goes to voicemail instead)
+    assert "BYE sip:" in received
+    assert received.count("OPTIONS sip:") >= NAT_IDLE_S * 2 // KEEPALIVE_S - 1
