@@ -131,6 +131,7 @@ class FailureOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
             "created_at",
             "method",
             "reason",
+            "detail",
             "username",
             "domain",
             "device",

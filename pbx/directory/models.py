@@ -21,6 +21,13 @@ from pbx.directory.validators import (
 )
 
 
+class TransportPolicy(models.TextChoices):
+    """Which SIP transport a device may use (the engine enforces it: parts/tls.cfg)."""
+
+    ANY = "any", "Any transport (UDP, TCP, TLS)"
+    TLS_SRTP_REQUIRED = "tls_srtp_required", "TLS signalling and SRTP media required"
+
+
 class Tenant(models.Model):
     name = models.CharField(max_length=120)
     sip_domain = models.CharField(
@@ -43,6 +50,12 @@ class Tenant(models.Model):
         blank=True,
         validators=[validate_networks],
         help_text="CIDR networks devices may register from; empty means anywhere.",
+    )
+    default_transport_policy = models.CharField(
+        max_length=20,
+        choices=TransportPolicy.choices,
+        default=TransportPolicy.ANY,
+        help_text="Transport policy of the devices that do not set their own.",
     )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)

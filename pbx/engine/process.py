@@ -29,6 +29,7 @@ class EngineProcess:
     port: int
     process: subprocess.Popen[bytes]
     log_path: Path
+    tls_port: int | None = None
 
     @property
     def rpc_url(self) -> str:
@@ -116,6 +117,47 @@ class EdgeLimits:
         ]
 
 
+@dataclass(frozen=True)
+class TlsListener:
+    """SIP over TLS (deploy/kamailio/parts/tls.cfg): the port and the PEM certificate (chain)
+    and private key, from the environment (`PBX_SIP_TLS_PORT`, `PBX_TLS_CERTIFICATE`,
+    `PBX_TLS_PRIVATE_KEY`) in `make run` and production. No certificate: no TLS listener."""
+
+    certificate: Path
+    private_key: Path
+    port: int = 5061
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> "TlsListener | None":
+        certificate = environ.get("PBX_TLS_CERTIFICATE", "")
+        private_key = environ.get("PBX_TLS_PRIVATE_KEY", "")
+        if not certificate and not private_key:
+            return None
+        if not certificate or not private_key:
+            raise EngineStartError("PBX_TLS_CERTIFICATE and PBX_TLS_PRIVATE_KEY go together")
+        port = environ.get("PBX_SIP_TLS_PORT", "")
+        return cls(
+            certificate=Path(certificate),
+            private_key=Path(private_key),
+            port=int(port) if port else cls.port,
+        )
+
+    def engine_args(self, host: str) -> list[str]:
+        for path in (self.certificate, self.private_key):
+            if not path.is_file():
+                raise EngineStartError(f"TLS: {path} is not a file")
+        return [
+            "-A",
+            "WITH_TLS",
+            "-A",
+            f"LISTEN_TLS=tls:{host}:{self.port}",
+            "-A",
+            f'TLS_CERTIFICATE="{self.certificate}"',
+            "-A",
+            f'TLS_PRIVATE_KEY="{self.private_key}"',
+        ]
+
+
 def start_engine(
     *,
     db_url: str,
@@ -129,12 +171,13 @@ def start_engine(
     voicemail_uri: str = "",
     keepalive: tuple[int, int] | None = None,
     edge: EdgeLimits | None = None,
+    tls: TlsListener | None = None,
     startup_timeout: float = 15.0,
 ) -> EngineProcess:
     """`keepalive` = (ping interval, drop after) in seconds: the engine pings every contact
     with OPTIONS and drops one that stops answering. None: no pings (test peers that play a
     fixed scenario would take an OPTIONS for an unexpected call). `edge`: the ban thresholds
-    (default EdgeLimits())."""
+    (default EdgeLimits()). `tls`: also listen for SIP over TLS (None: UDP and TCP only)."""
     binary = shutil.which("kamailio") or "/usr/sbin/kamailio"
     if not Path(binary).exists():
         raise EngineStartError("kamailio is not installed (deploy/kamailio/install.sh)")
@@ -167,6 +210,8 @@ def start_engine(
         f"KEEPALIVE_MODE={1 if keepalive else 0}",
     ]
     args += (edge or EdgeLimits()).engine_args()
+    if tls is not None:
+        args += tls.engine_args(host)
     if keepalive:
         args += [
             "-A",
@@ -176,7 +221,7 @@ def start_engine(
         ]
     log: IO[bytes] = log_path.open("wb")
     process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
-    engine = EngineProcess(host, port, process, log_path)
+    engine = EngineProcess(host, port, process, log_path, tls.port if tls else None)
     deadline = time.monotonic() + startup_timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
