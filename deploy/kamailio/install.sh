@@ -2,13 +2,14 @@
 # Install the signaling engine and the SIP test peer from Debian's packages (idempotent).
 set -euo pipefail
 # espeak-ng speaks the voicemail agent's default prompts.
-packages=(kamailio kamailio-extra-modules kamailio-postgres-modules kamailio-utils-modules sip-tester espeak-ng)
+# kamailio-tls-modules: SIP over TLS (parts/tls.cfg); openssl makes the development certificate.
+packages=(kamailio kamailio-extra-modules kamailio-postgres-modules kamailio-utils-modules kamailio-tls-modules openssl sip-tester espeak-ng)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
 done
 if ((${#missing[@]} == 0)); then
-  echo "[engine] kamailio, sipp and espeak-ng are installed"
+  echo "[engine] kamailio (with TLS), sipp and espeak-ng are installed"
   exit 0
 fi
 as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo -n "$@"; fi; }

@@ -1,0 +1,203 @@
+"""SIP over TLS and each device's transport policy, through the real engine: a device that must
+use TLS is refused over UDP and TCP (never downgraded), registers over TLS, and is called over
+the very TLS connection it registered on."""
+
+import re
+import threading
+from pathlib import Path
+
+import pytest
+
+from devices import services
+from devices.models import Device, Registration, RegistrationFailure
+from pbx.directory.models import TransportPolicy
+from pbx.directory.services import tenant_update
+from pbx.engine.client import KamailioJsonRpc
+from pbx.engine.process import EngineProcess
+from tests.engine.office import Office, wait_for
+from tests.factories import TenantFactory, UserFactory
+from tests.sip_phone import Message, Phone
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+FLB_SRTP = 1 << 9  # kamailio.cfg: the branch flag of contacts that require SRTP
+
+
+def new_device(
+    policy: str = Device.INHERIT, *, default: str = TransportPolicy.ANY
+) -> services.IssuedCredentials:
+    user = UserFactory(tenant=TenantFactory(default_transport_policy=default))
+    return services.device_create(
+        user=user, kind=Device.Kind.SOFTPHONE, label="Laptop", transport_policy=policy
+    )
+
+
+def phone_for(engine: EngineProcess, transport: str, tls_files: tuple[Path, Path]) -> Phone:
+    if transport == "tls":
+        assert engine.tls_port is not None
+        return Phone("tls", engine.host, engine.tls_port, cafile=tls_files[0])
+    return Phone(transport, engine.host, engine.port)
+
+
+def register(phone: Phone, issued: services.IssuedCredentials) -> Message:
+    return phone.register(
+        username=issued.device.sip_username,
+        domain=issued.device.tenant.sip_domain,
+        secret=issued.secret,
+    )
+
+
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+def test_a_device_that_requires_tls_is_refused_over_udp_and_tcp(
+    engine: EngineProcess, tls_files: tuple[Path, Path], transport: str
+) -> None:
+    issued = new_device(TransportPolicy.TLS_SRTP_REQUIRED)
+    phone = phone_for(engine, transport, tls_files)
+    try:
+        response = register(phone, issued)
+    finally:
+        phone.close()
+
+    assert (response.status, response.reason) == (403, "TLS Required")
+    failure = wait_for(lambda: RegistrationFailure.objects.filter(device=issued.device).first())
+    assert failure.reason == "transport_policy"
+    assert failure.detail == f"transport policy tls_srtp_required: REGISTER over {transport}"
+    assert failure.transport == transport
+    assert failure.method == "REGISTER"
+    assert not Registration.objects.filter(device=issued.device).exists()
+    assert KamailioJsonRpc(engine.rpc_url).registrations(aor=aor(issued.device)) == []
+
+
+def aor(device: Device) -> str:
+    return f"{device.sip_username}@{device.tenant.sip_domain}"
+
+
+def test_a_device_that_requires_tls_registers_over_tls(
+    engine: EngineProcess, tls_files: tuple[Path, Path]
+) -> None:
+    issued = new_device(TransportPolicy.TLS_SRTP_REQUIRED)
+    phone = phone_for(engine, "tls", tls_files)
+    try:
+        response = register(phone, issued)
+        registration = wait_for(lambda: Registration.objects.filter(device=issued.device).first())
+        contacts = KamailioJsonRpc(engine.rpc_url).registrations(aor=aor(issued.device))
+    finally:
+        phone.close()
+
+    assert response.status == 200, response.first_line
+    assert phone.tls_version in ("TLSv1.2", "TLSv1.3")
+    assert registration.transport == "tls"
+    assert registration.source_port == phone.local_port
+    assert len(contacts) == 1
+    # the engine keeps the connection the phone came from, and marks it as needing SRTP
+    assert contacts[0]["Received"] == f"sip:127.0.0.1:{phone.local_port};transport=tls"
+    assert contacts[0]["Socket"] == f"tls:127.0.0.1:{engine.tls_port}"
+    assert contacts[0]["CFlags"] & FLB_SRTP == FLB_SRTP
+    assert not RegistrationFailure.objects.filter(device=issued.device).exists()
+
+
+def test_a_device_with_policy_any_registers_over_udp_whatever_the_default(
+    engine: EngineProcess, tls_files: tuple[Path, Path]
+) -> None:
+    issued = new_device(TransportPolicy.ANY, default=TransportPolicy.TLS_SRTP_REQUIRED)
+    phone = phone_for(engine, "udp", tls_files)
+    try:
+        response = register(phone, issued)
+        registration = wait_for(lambda: Registration.objects.filter(device=issued.device).first())
+        contacts = KamailioJsonRpc(engine.rpc_url).registrations(aor=aor(issued.device))
+    finally:
+        phone.close()
+
+    assert response.status == 200, response.first_line
+    assert registration.transport == "udp"
+    assert contacts[0]["CFlags"] & FLB_SRTP == 0
+
+
+def test_a_device_that_inherits_follows_its_organisations_default(
+    engine: EngineProcess, tls_files: tuple[Path, Path]
+) -> None:
+    issued = new_device(Device.INHERIT, default=TransportPolicy.TLS_SRTP_REQUIRED)
+
+    phone = phone_for(engine, "udp", tls_files)
+    try:
+        refused = register(phone, issued)
+        tenant_update(
+            tenant=issued.device.tenant, data={"default_transport_policy": TransportPolicy.ANY}
+        )
+        allowed = register(phone, issued)
+    finally:
+        phone.close()
+
+    assert (refused.status, refused.reason) == (403, "TLS Required")
+    assert allowed.status == 200, allowed.first_line
+    failure = wait_for(lambda: RegistrationFailure.objects.filter(device=issued.device).first())
+    assert failure.reason == "transport_policy"
+    wait_for(lambda: Registration.objects.filter(device=issued.device, transport="udp").exists())
+
+
+def test_a_call_reaches_the_tls_phone_over_the_connection_it_registered_on(
+    engine: EngineProcess, sip_dir: Path, tls_files: tuple[Path, Path]
+) -> None:
+    office = Office(engine, sip_dir)
+    issued = services.device_create(
+        user=office.callee,
+        kind=Device.Kind.SOFTPHONE,
+        label="tls laptop",
+        transport_policy=TransportPolicy.TLS_SRTP_REQUIRED,
+    )
+    phone = phone_for(engine, "tls", tls_files)
+    answered: dict[str, Message] = {}
+    errors: list[BaseException] = []
+
+    def answer() -> None:
+        try:
+            answered["invite"], answered["bye"] = phone.answer_call(issued.device.sip_username)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test below
+            errors.append(exc)
+
+    try:
+        assert register(phone, issued).status == 200
+        wait_for(lambda: Registration.objects.filter(device=issued.device).exists())
+        callee = threading.Thread(target=answer)
+        callee.start()
+        result, _ = office.call()
+        callee.join(timeout=20)
+    finally:
+        phone.close()
+
+    assert not errors, errors
+    assert result.ok, result.output
+    invite, bye = answered["invite"], answered["bye"]
+    assert invite.first_line.startswith(f"INVITE sip:{issued.device.sip_username}@127.0.0.1:")
+    assert invite.all("Via")[0].startswith(f"SIP/2.0/TLS 127.0.0.1:{engine.tls_port}")
+    assert bye.first_line.startswith("BYE ")
+    assert [m.method or m.status for m in phone.received if m.method != "OPTIONS"] == [
+        401,
+        200,
+        "INVITE",
+        "ACK",
+        "BYE",
+    ]
+    # lookup() put the SRTP flag the contact was saved with on the branch that rang it
+    assert re.search(
+        rf"TRANSPORT: branch to sip:{issued.device.sip_username}@\S+ requires SRTP", engine.log()
+    )
+
+
+def test_a_device_that_requires_tls_cannot_call_over_udp(
+    engine: EngineProcess, sip_dir: Path
+) -> None:
+    office = Office(engine, sip_dir)
+    caller = Device.objects.get(sip_username=office.caller_username)
+    services.device_update(
+        device=caller, data={"transport_policy": TransportPolicy.TLS_SRTP_REQUIRED}
+    )
+
+    result, _ = office.call(expect=403)
+
+    assert result.ok, result.output
+    failure = wait_for(
+        lambda: RegistrationFailure.objects.filter(device=caller, method="INVITE").first()
+    )
+    assert failure.reason == "transport_policy"
+    assert failure.detail == "transport policy tls_srtp_required: INVITE over udp"
