@@ -19,4 +19,5 @@ chmod 0700 "$dir"
   -keyout "$key.tmp" -out "$certificate.tmp" 2>/dev/null)
 mv "$key.tmp" "$key"
 mv "$certificate.tmp" "$certificate"
+chmod 0644 "$certificate"
 echo "[tls] self-signed certificate $certificate (CN=$name) created"
