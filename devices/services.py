@@ -12,6 +12,7 @@ from devices.domain import credentials
 from devices.models import Device, PushBinding, Registration
 from devices.tasks import drop_device_registrations
 from pbx.directory import generations
+from pbx.directory.domain import ENCRYPTED_TRANSPORTS
 from pbx.directory.models import TransportPolicy, User
 from pbx.directory.networks import InvalidNetwork, normalise_networks
 from pbx.errors import Conflict, DomainError
@@ -146,7 +147,8 @@ def device_transport_policy_enforce(*, device: Device) -> bool:
     registers again over TLS, or is refused. True when registrations were dropped."""
     if device.effective_transport_policy != TransportPolicy.TLS_SRTP_REQUIRED:
         return False
-    if not Registration.objects.filter(device=device).exclude(transport="tls").exists():
+    registrations = Registration.objects.filter(device=device)
+    if not registrations.exclude(transport__in=ENCRYPTED_TRANSPORTS).exists():
         return False
     _drop_from_engine(device)
     return True

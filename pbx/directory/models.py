@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from pbx.directory import domain
 from pbx.directory.validators import (
     validate_e164,
     validate_extension_number,
@@ -25,7 +26,7 @@ class TransportPolicy(models.TextChoices):
     """Which SIP transport a device may use (the engine enforces it: parts/tls.cfg)."""
 
     ANY = "any", "Any transport (UDP, TCP, TLS)"
-    TLS_SRTP_REQUIRED = "tls_srtp_required", "TLS signalling and SRTP media required"
+    TLS_SRTP_REQUIRED = domain.TLS_SRTP_REQUIRED, "TLS signalling and SRTP media required"
 
 
 class Tenant(models.Model):

@@ -201,3 +201,51 @@ def test_a_device_that_requires_tls_cannot_call_over_udp(
     )
     assert failure.reason == "transport_policy"
     assert failure.detail == "transport policy tls_srtp_required: INVITE over udp"
+
+
+def test_the_registration_sync_drops_a_contact_its_tightened_policy_forbids(
+    engine: EngineProcess, tls_files: tuple[Path, Path], settings
+) -> None:
+    """The organisation's default became tls_srtp_required while a device that inherits it
+    was registered over UDP: the periodic sync drops that contact in the engine."""
+    from celery.contrib.testing.worker import start_worker
+
+    from devices.tasks import sync_registrations
+    from pbx.celery import app as celery_app
+
+    settings.PBX_ENGINE_RPC_URL = engine.rpc_url
+    over_udp = new_device(Device.INHERIT)
+    over_tls = services.device_create(
+        user=over_udp.device.user, kind=Device.Kind.MOBILE_APP, label="Phone"
+    )
+    client = KamailioJsonRpc(engine.rpc_url)
+    phones = [phone_for(engine, "udp", tls_files), phone_for(engine, "tls", tls_files)]
+    try:
+        for phone, issued in zip(phones, (over_udp, over_tls), strict=True):
+            assert register(phone, issued).status == 200
+        wait_for(
+            lambda: Registration.objects.filter(device__tenant=over_udp.device.tenant).count() == 2
+        )
+        tenant_update(
+            tenant=over_udp.device.tenant,
+            data={"default_transport_policy": TransportPolicy.TLS_SRTP_REQUIRED},
+        )
+        with start_worker(
+            celery_app,
+            pool="solo",
+            perform_ping_check=False,
+            queues=["engine"],
+            shutdown_timeout=10,
+        ):
+            outcome = sync_registrations()
+            wait_for(lambda: client.registrations(aor=aor(over_udp.device)) == [], timeout=10)
+        kept = client.registrations(aor=aor(over_tls.device))
+        refused_again = register(phones[0], over_udp)
+    finally:
+        for phone in phones:
+            phone.close()
+
+    assert outcome == {"online": 1, "came_online": 0, "went_offline": 1, "stale": 1}
+    assert not Registration.objects.filter(device=over_udp.device).exists()
+    assert len(kept) == 1
+    assert (refused_again.status, refused_again.reason) == (403, "TLS Required")
