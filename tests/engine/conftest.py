@@ -8,6 +8,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from pbx.engine.media_relay import MediaRelayProcess
 from pbx.engine.process import EngineProcess, TlsListener, free_port, postgres_url, start_engine
 
 DEV_CERTIFICATE = Path(__file__).resolve().parents[2] / "deploy" / "scripts" / "dev-certificate.sh"
@@ -27,6 +28,7 @@ def engine(
     request: pytest.FixtureRequest,
     django_db_setup: None,
     live_server,
+    media_relay: MediaRelayProcess,
     tmp_path_factory: pytest.TempPathFactory,
     tls_files: tuple[Path, Path],
 ) -> Iterator[EngineProcess]:
@@ -41,6 +43,7 @@ def engine(
         workers=2,
         log_path=log_dir / "kamailio.log",
         edge=getattr(request.module, "EDGE_LIMITS", None),
+        media_relay=media_relay.control.socket_spec,
         tls=TlsListener(certificate=certificate, private_key=private_key, port=free_port()),
     )
     yield process
