@@ -4,7 +4,9 @@ authentication and answers a call on the very connection it registered on, as ph
 
 It is deliberately small: one dialog at a time, messages parsed just enough to answer them."""
 
+import base64
 import hashlib
+import re
 import secrets
 import socket
 import ssl
@@ -48,6 +50,20 @@ def parse(raw: bytes) -> Message:
         name, _, value = line.partition(":")
         headers.append((name.strip(), value.strip()))
     return Message(lines[0], headers, body.decode(errors="replace"))
+
+
+def answer_sdp(offer: str) -> str:
+    """An answer in kind: SRTP with an SDES key of the offer's first suite when the offer is
+    RTP/SAVP, plain RTP otherwise."""
+    sdp = "v=0\r\no=phone 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+    crypto = re.search(r"^a=crypto:(\d+) (\S+) ", offer, re.M)
+    if " RTP/SAVP " in offer and crypto:
+        key = base64.b64encode(secrets.token_bytes(30)).decode()
+        return sdp + (
+            "m=audio 40000 RTP/SAVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+            f"a=crypto:{crypto[1]} {crypto[2]} inline:{key}\r\n"
+        )
+    return sdp + "m=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
 
 
 def _digest_params(challenge: str) -> dict[str, str]:
@@ -220,10 +236,7 @@ class Phone:
         invite = self.receive_request("INVITE", timeout=15)
         tag = secrets.token_hex(4)
         self.reply(invite, 180, "Ringing", to_tag=tag, contact=self.contact(username))
-        sdp = (
-            "v=0\r\no=phone 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
-            "m=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
-        )
+        sdp = answer_sdp(invite.body)
         self.reply(invite, 200, "OK", to_tag=tag, contact=self.contact(username), body=sdp)
         self.receive_request("ACK")
         bye = self.receive_request("BYE", timeout=15)

@@ -178,10 +178,24 @@ def test_a_call_reaches_the_tls_phone_over_the_connection_it_registered_on(
         "ACK",
         "BYE",
     ]
-    # lookup() put the SRTP flag the contact was saved with on the branch that rang it
-    assert re.search(
-        rf"TRANSPORT: branch to sip:{issued.device.sip_username}@\S+ requires SRTP", engine.log()
-    )
+    # lookup() put the SRTP flag the contact was saved with on the branch that rang it: the
+    # relay offered this phone SRTP (SDES keys) and the plain RTP caller plain RTP
+    assert re.search(r"^m=audio \d+ RTP/SAVP ", invite.body, re.M), invite.body
+    assert re.search(r"^a=crypto:\d+ AES_CM_128_HMAC_SHA1_80 inline:", invite.body, re.M)
+    assert "c=IN IP4 127.0.0.1" in invite.body
+    caller_answer = caller_seen_answer(sip_dir)
+    assert re.search(r"^m=audio \d+ RTP/AVP ", caller_answer, re.M), caller_answer
+    assert "a=crypto" not in caller_answer
+
+
+def caller_seen_answer(workdir: Path) -> str:
+    """The SDP of the 200 OK the (sipp) caller received."""
+    for log in workdir.glob("scenario-*-messages.log"):
+        text = log.read_text(errors="replace")
+        if "INVITE sip:201@" in text:
+            answer = text[text.index("SIP/2.0 200 OK") :]
+            return answer[answer.index("v=0") : answer.index("-----")]
+    raise AssertionError("no caller log")
 
 
 def test_a_device_that_requires_tls_cannot_call_over_udp(
