@@ -122,7 +122,9 @@ class NatLab:
                     process.wait()
         for role in ("pbx", "router", "phone", "far"):
             subprocess.run(  # noqa: S603
-                ["ip", "netns", "delete", self.ns(role)], capture_output=True, check=False
+                ["ip", "netns", "delete", self.ns(role)],  # noqa: S607
+                capture_output=True,
+                check=False,
             )
 
     # --- services across namespaces ----------------------------------------------------------
@@ -240,5 +242,7 @@ def read_pcap(path: Path) -> list[Datagram]:
         destination = ".".join(str(b) for b in ip[16:20])
         udp = ip[header:]
         source_port, destination_port, udp_length = struct.unpack("!HHH", udp[:6])
-        found.append(Datagram(source, source_port, destination, destination_port, udp[8:udp_length]))
+        found.append(
+            Datagram(source, source_port, destination, destination_port, udp[8:udp_length])
+        )
     return found

@@ -91,8 +91,16 @@ class Lab:
         return json.loads(out.stdout)
 
     def sipp(
-        self, role: str, address: str, scenario: str, name: str, *, port: int, media_port: int,
-        extra: tuple[str, ...] = (), calls: int = 1,
+        self,
+        role: str,
+        address: str,
+        scenario: str,
+        name: str,
+        *,
+        port: int,
+        media_port: int,
+        extra: tuple[str, ...] = (),
+        calls: int = 1,
     ) -> subprocess.Popen[bytes]:
         self.runs += 1
         self.latest[name] = name = f"{name}-{self.runs}"
@@ -399,7 +407,11 @@ def rtp_to(datagrams: list[Datagram], address: str, port: int) -> list[bytes]:
 
 
 def rtp_from(datagrams: list[Datagram], address: str) -> list[Datagram]:
-    return [d for d in datagrams if d.source == address and len(d.payload) > 12 and d.payload[0] >> 6 == 2]
+    return [
+        d
+        for d in datagrams
+        if d.source == address and len(d.payload) > 12 and d.payload[0] >> 6 == 2
+    ]
 
 
 def pcm(payloads: list[bytes]) -> bytes:
@@ -459,8 +471,10 @@ def test_a_phone_behind_nat_is_called_at_the_nat_and_audio_flows_both_ways(lab: 
     counts: list[StreamCounts] = stream_counts(call)
     from_nat = [c for c in counts if c.address.startswith(netlab.ROUTER_WAN + ":")]
     from_far = [c for c in counts if c.address.startswith(netlab.FAR_ADDRESS + ":")]
-    assert from_nat and from_nat[0].packets >= 20, counts
-    assert from_far and from_far[0].packets >= 20, counts
+    assert from_nat, counts
+    assert from_nat[0].packets >= 20, counts
+    assert from_far, counts
+    assert from_far[0].packets >= 20, counts
     # the call is over for the relay too
     wait_for(lambda: lab.relay_query() == {}, timeout=5)
 
