@@ -188,10 +188,18 @@ class Phone:
         return response
 
     @staticmethod
-    def _authorization(challenge: dict[str, str], *, username: str, secret: str, uri: str) -> str:
+    def _authorization(
+        challenge: dict[str, str],
+        *,
+        username: str,
+        secret: str,
+        uri: str,
+        method: str = "REGISTER",
+        header: str = "Authorization",
+    ) -> str:
         realm, nonce = challenge["realm"], challenge["nonce"]
         ha1 = _md5(f"{username}:{realm}:{secret}")
-        ha2 = _md5(f"REGISTER:{uri}")
+        ha2 = _md5(f"{method}:{uri}")
         fields = f'username="{username}", realm="{realm}", nonce="{nonce}", uri="{uri}"'
         if "auth" in challenge.get("qop", "").split(","):
             cnonce, nc = secrets.token_hex(8), "00000001"
@@ -199,7 +207,7 @@ class Phone:
             fields += f', qop=auth, nc={nc}, cnonce="{cnonce}"'
         else:
             response = _md5(f"{ha1}:{nonce}:{ha2}")
-        return f'Authorization: Digest {fields}, response="{response}", algorithm=MD5\r\n'
+        return f'{header}: Digest {fields}, response="{response}", algorithm=MD5\r\n'
 
     def reply(
         self,
@@ -242,3 +250,95 @@ class Phone:
         bye = self.receive_request("BYE", timeout=15)
         self.reply(bye, 200, "OK")
         return invite, bye
+
+
+@dataclass
+class Call:
+    """A call the phone placed: what it needs to send in the dialog."""
+
+    call_id: str
+    from_header: str
+    to_header: str
+    request_uri: str  # the far end's Contact
+    routes: list[str]
+    cseq: int
+    final: Message
+
+
+SRTP_OFFER = (
+    "v=0\r\no=phone 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+    "m=audio 40002 RTP/SAVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+    "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:" + base64.b64encode(b"k" * 30).decode() + "\r\n"
+)
+RTP_OFFER = (
+    "v=0\r\no=phone 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+    "m=audio 40002 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+)
+
+
+def place_call(
+    phone: Phone, *, username: str, domain: str, secret: str, called: str, offer: str
+) -> Call:
+    """INVITE `called` with `offer`, authenticating when challenged; ACK the final answer."""
+    call_id, tag = secrets.token_hex(8), secrets.token_hex(4)
+    uri = f"sip:{called}@{domain}"
+    from_header, authorization = f"<sip:{username}@{domain}>;tag={tag}", ""
+    for cseq in (1, 2):
+        branch = "z9hG4bK" + secrets.token_hex(6)
+        phone.send(
+            f"INVITE {uri} SIP/2.0\r\nVia: {phone.via(branch)}\r\n"
+            f"From: {from_header}\r\nTo: <{uri}>\r\nCall-ID: {call_id}\r\n"
+            f"CSeq: {cseq} INVITE\r\nContact: {phone.contact(username)}\r\n{authorization}"
+            "Max-Forwards: 70\r\nContent-Type: application/sdp\r\n"
+            f"Content-Length: {len(offer.encode())}\r\n\r\n{offer}"
+        )
+        final = phone.receive(timeout=15)
+        while final.status < 200:
+            final = phone.receive(timeout=15)
+        if final.status >= 300:
+            # the ACK of a negative answer: same branch, the answer's To
+            phone.send(
+                f"ACK {uri} SIP/2.0\r\nVia: {phone.via(branch)}\r\nFrom: {from_header}\r\n"
+                f"To: {final.header('To')}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} ACK\r\n"
+                "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+            )
+        if final.status != 407:
+            break
+        challenge = _digest_params(final.header("Proxy-Authenticate") or "")
+        authorization = Phone._authorization(
+            challenge,
+            username=username,
+            secret=secret,
+            uri=uri,
+            method="INVITE",
+            header="Proxy-Authorization",
+        )
+    call = Call(
+        call_id=call_id,
+        from_header=from_header,
+        to_header=final.header("To") or "",
+        request_uri=(final.header("Contact") or uri).strip("<>").split(">")[0],
+        routes=list(reversed(_split_routes(final.all("Record-Route")))),
+        cseq=cseq,
+        final=final,
+    )
+    if final.status < 300:
+        in_dialog(phone, call, "ACK", username)
+    return call
+
+
+def _split_routes(values: list[str]) -> list[str]:
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+def in_dialog(phone: Phone, call: Call, method: str, username: str) -> None:
+    """Send ACK or BYE inside the call, along its route set."""
+    cseq = call.cseq if method == "ACK" else call.cseq + 1
+    routes = "".join(f"Route: {route}\r\n" for route in call.routes)
+    phone.send(
+        f"{method} {call.request_uri} SIP/2.0\r\n"
+        f"Via: {phone.via('z9hG4bK' + secrets.token_hex(6))}\r\n"
+        f"From: {call.from_header}\r\nTo: {call.to_header}\r\nCall-ID: {call.call_id}\r\n"
+        f"CSeq: {cseq} {method}\r\n{routes}Contact: {phone.contact(username)}\r\n"
+        "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    )

@@ -263,3 +263,151 @@ def test_the_registration_sync_drops_a_contact_its_tightened_policy_forbids(
     assert not Registration.objects.filter(device=over_udp.device).exists()
     assert len(kept) == 1
     assert (refused_again.status, refused_again.reason) == (403, "TLS Required")
+
+
+def tls_caller(office: Office) -> services.IssuedCredentials:
+    """A caller of the office (extension 203) whose device must use TLS and SRTP."""
+    from tests.factories import ExtensionFactory
+
+    person = UserFactory(tenant=office.tenant)
+    ExtensionFactory(owner=person, number="203")
+    return services.device_create(
+        user=person,
+        kind=Device.Kind.SOFTPHONE,
+        label="tls caller",
+        transport_policy=TransportPolicy.TLS_SRTP_REQUIRED,
+    )
+
+
+# A device that answers, then hangs up itself: its BYE must reach the caller over the caller's
+# own TLS connection (the caller's Contact names a port nothing listens on).
+_ANSWER_THEN_HANG_UP = """
+  <pause milliseconds="200"/>
+  <send retrans="500"><![CDATA[
+
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      [last_Record-Route:]
+      Contact: <sip:device@[local_ip]:[local_port];transport=[transport]>
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=device 1 1 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0
+      a=rtpmap:0 PCMU/8000
+
+  ]]></send>
+  <recv request="ACK"/>
+  <pause milliseconds="300"/>
+  <send retrans="500"><![CDATA[
+
+      BYE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: [$to_header];tag=[pid]SIPpTag01[call_number]
+      To: [$from_header]
+      Call-ID: [call_id]
+      CSeq: 1 BYE
+      [routes]
+      Max-Forwards: 70
+      Content-Length: 0
+
+  ]]></send>
+  <recv response="200"/>
+</scenario>
+"""
+
+
+def test_a_device_that_requires_tls_calls_over_tls_with_srtp(
+    engine: EngineProcess, sip_dir: Path, tls_files: tuple[Path, Path]
+) -> None:
+    from tests import sip_calls
+    from tests.sip_phone import SRTP_OFFER, place_call
+
+    office = Office(engine, sip_dir)
+    caller = tls_caller(office)
+    scenario = (
+        sip_calls._UAS_HEAD.replace(
+            '<recv request="INVITE" crlf="true"/>',
+            '<recv request="INVITE" crlf="true" rrs="true">\n'
+            "    <action>\n"
+            '      <ereg regexp="^.*$" search_in="hdr" header="From:" assign_to="from_header"/>\n'
+            '      <ereg regexp="^.*$" search_in="hdr" header="To:" assign_to="to_header"/>\n'
+            "    </action>\n"
+            "  </recv>",
+        )
+        + _ANSWER_THEN_HANG_UP
+    )
+    desk = services.device_create(user=office.callee, kind=Device.Kind.DESK_PHONE, label="desk")
+    callee = sip_calls.start_device(engine, sip_dir, "hangs-up", scenario)
+    registered = sip_calls.register_contact(
+        engine,
+        sip_dir,
+        username=desk.device.sip_username,
+        domain=office.domain,
+        secret=desk.secret,
+        contact_port=callee.port,
+    )
+    assert registered.ok, registered.output
+    wait_for(lambda: Registration.objects.filter(device=desk.device).exists())
+    phone = phone_for(engine, "tls", tls_files)
+    try:
+        assert register(phone, caller).status == 200
+        call = place_call(
+            phone,
+            username=caller.device.sip_username,
+            domain=office.domain,
+            secret=caller.secret,
+            called="201",
+            offer=SRTP_OFFER,
+        )
+        assert call.final.status == 200, call.final.first_line
+        bye = phone.receive_request("BYE", timeout=10)
+        phone.reply(bye, 200, "OK")
+    finally:
+        phone.close()
+
+    assert callee.wait() == 0, callee.received()
+    assert call.final.status == 200, call.final.first_line
+    # the caller's media stays SRTP: the relay answers it with SDES keys of its own
+    assert re.search(r"^m=audio \d+ RTP/SAVP ", call.final.body, re.M), call.final.body
+    assert re.search(r"^a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:", call.final.body, re.M), call.final.body
+    assert bye.first_line.startswith(f"BYE sip:{caller.device.sip_username}@127.0.0.1:")
+    assert not RegistrationFailure.objects.filter(device=caller.device).exists()
+
+
+def test_a_device_that_requires_srtp_cannot_offer_plain_rtp(
+    engine: EngineProcess, sip_dir: Path, tls_files: tuple[Path, Path]
+) -> None:
+    from tests.sip_phone import RTP_OFFER, place_call
+
+    office = Office(engine, sip_dir)
+    caller = tls_caller(office)
+    phone = phone_for(engine, "tls", tls_files)
+    try:
+        call = place_call(
+            phone,
+            username=caller.device.sip_username,
+            domain=office.domain,
+            secret=caller.secret,
+            called="201",
+            offer=RTP_OFFER,
+        )
+    finally:
+        phone.close()
+
+    assert (call.final.status, call.final.reason) == (488, "SRTP Required")
+    failure = wait_for(lambda: RegistrationFailure.objects.filter(device=caller.device).first())
+    assert (failure.method, failure.reason, failure.transport) == (
+        "INVITE",
+        "transport_policy",
+        "tls",
+    )
+    assert failure.detail == "transport policy tls_srtp_required: INVITE offers no SRTP"
