@@ -182,6 +182,7 @@ def test_a_call_reaches_the_tls_phone_over_the_connection_it_registered_on(
     # relay offered this phone SRTP (SDES keys) and the plain RTP caller plain RTP
     assert re.search(r"^m=audio \d+ RTP/SAVP ", invite.body, re.M), invite.body
     assert re.search(r"^a=crypto:\d+ AES_CM_128_HMAC_SHA1_80 inline:", invite.body, re.M)
+    assert "NULL_HMAC" not in invite.body  # never offered an unencrypted suite
     assert "c=IN IP4 127.0.0.1" in invite.body
     caller_answer = caller_seen_answer(sip_dir)
     assert re.search(r"^m=audio \d+ RTP/AVP ", caller_answer, re.M), caller_answer
