@@ -164,15 +164,17 @@ class TlsListener:
             port=int(port) if port else cls.port,
         )
 
-    def engine_args(self, host: str) -> list[str]:
+    def engine_args(self, host: str, advertised_host: str = "") -> list[str]:
+        """`advertised_host`: the public address behind a 1:1 NAT (with this listener's port)."""
         for path in (self.certificate, self.private_key):
             if not path.is_file():
                 raise EngineStartError(f"TLS: {path} is not a file")
+        advertised = f" advertise {advertised_host}:{self.port}" if advertised_host else ""
         return [
             "-A",
             "WITH_TLS",
             "-A",
-            f"LISTEN_TLS=tls:{host}:{self.port}",
+            f"LISTEN_TLS=tls:{host}:{self.port}{advertised}",
             "-A",
             f'TLS_CERTIFICATE="{self.certificate}"',
             "-A",
@@ -194,6 +196,7 @@ def start_engine(
     keepalive: tuple[int, int] | None = None,
     edge: EdgeLimits | None = None,
     media_relay: str = "",
+    advertise: str = "",
     netns: str | None = None,
     rpc_via: str = "",
     tls: TlsListener | None = None,
@@ -201,8 +204,9 @@ def start_engine(
 ) -> EngineProcess:
     """`media_relay`: rtpengine's control socket ("udp:127.0.0.1:22222"), which anchors every
     call's media; empty: media flows between the phones directly (only where they can reach each
-    other). `netns`: run inside that network namespace (tests of phones behind NAT), JSON-RPC
-    then reached at `rpc_via`.
+    other). `advertise`: the public "address:port" written in Via and Record-Route when the
+    engine sits behind a 1:1 NAT (a cloud VM's elastic address). `netns`: run inside that
+    network namespace (tests of phones behind NAT), JSON-RPC then reached at `rpc_via`.
     `keepalive` = (ping interval, drop after) in seconds: the engine pings every contact with
     OPTIONS and drops one that stops answering. None: no pings (test peers that play a
     fixed scenario would take an OPTIONS for an unexpected call). `edge`: the ban thresholds
@@ -211,6 +215,7 @@ def start_engine(
     if not Path(binary).exists():
         raise EngineStartError("kamailio is not installed (deploy/kamailio/install.sh)")
     port = port or free_port(host)
+    advertised = f" advertise {advertise}" if advertise else ""
     args = [
         binary,
         "-DD",
@@ -218,9 +223,9 @@ def start_engine(
         "-f",
         str(CONFIG),
         "-A",
-        f"LISTEN_UDP=udp:{host}:{port}",
+        f"LISTEN_UDP=udp:{host}:{port}{advertised}",
         "-A",
-        f"LISTEN_TCP=tcp:{host}:{port}",
+        f"LISTEN_TCP=tcp:{host}:{port}{advertised}",
         "-A",
         f'DBURL="{db_url}"',
         "-A",
@@ -244,7 +249,8 @@ def start_engine(
         args = ["ip", "netns", "exec", netns, *args]
     args += (edge or EdgeLimits()).engine_args()
     if tls is not None:
-        args += tls.engine_args(host)
+        advertised_host = advertise.rsplit(":", 1)[0] if ":" in advertise else advertise
+        args += tls.engine_args(host, advertised_host)
     if keepalive:
         args += [
             "-A",
