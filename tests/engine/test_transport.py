@@ -386,8 +386,16 @@ def test_a_device_that_requires_tls_calls_over_tls_with_srtp(
     assert not RegistrationFailure.objects.filter(device=caller.device).exists()
 
 
-def test_a_device_that_requires_srtp_cannot_offer_plain_rtp(
-    engine: EngineProcess, sip_dir: Path, tls_files: tuple[Path, Path]
+NULL_SRTP_OFFER = (
+    "v=0\r\no=phone 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+    "m=audio 40002 RTP/SAVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+    "a=crypto:1 NULL_HMAC_SHA1_80 inline:a2tra2tra2tra2tra2tra2tra2tra2tra2tra2tr\r\n"
+)
+
+
+@pytest.mark.parametrize("offer", ["plain", "null_cipher"])
+def test_a_device_that_requires_srtp_cannot_offer_unencrypted_media(
+    engine: EngineProcess, sip_dir: Path, tls_files: tuple[Path, Path], offer: str
 ) -> None:
     from tests.sip_phone import RTP_OFFER, place_call
 
@@ -401,7 +409,7 @@ def test_a_device_that_requires_srtp_cannot_offer_plain_rtp(
             domain=office.domain,
             secret=caller.secret,
             called="201",
-            offer=RTP_OFFER,
+            offer=RTP_OFFER if offer == "plain" else NULL_SRTP_OFFER,
         )
     finally:
         phone.close()
