@@ -2,7 +2,7 @@
 # Install the signaling engine and the SIP test peer from Debian's packages (idempotent).
 set -euo pipefail
 # espeak-ng speaks the voicemail agent's default prompts.
-packages=(kamailio kamailio-extra-modules kamailio-postgres-modules kamailio-utils-modules sip-tester espeak-ng)
+packages=(kamailio kamailio-extra-modules kamailio-postgres-modules kamailio-utils-modules kamailio-websocket-modules sip-tester espeak-ng)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
