@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # the browser softphone's SIP library, bundled from npm (deploy/scripts/install-web.sh)
-WEB := pbx/portal/softphone
+WEB := pbx/portal/npm
 JSSIP := pbx/portal/static/portal/vendor/jssip.min.js
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo -n)
 
