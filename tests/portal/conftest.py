@@ -112,9 +112,7 @@ def launch_chromium(args: list[str]) -> Iterator[object]:
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=CHROMIUM, headless=True, args=args
-            )
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
             yield browser
             browser.close()
     finally:

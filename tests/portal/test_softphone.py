@@ -20,7 +20,7 @@ from pbx.engine.process import EngineProcess, free_port, postgres_url, start_eng
 from tests import sip_calls as sip
 from tests.engine.office import Office, wait_for
 from tests.factories import PASSWORD
-from tests.portal.conftest import CHROMIUM_ARGS, Browser, launch_chromium, log_in, serve
+from tests.portal.conftest import CHROMIUM, CHROMIUM_ARGS, Browser, launch_chromium, log_in, serve
 from tests.sip import SippResult, run_sipp
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -29,14 +29,15 @@ MEDIA_ARGS = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-str
 
 # An offer Chromium takes without a media relay: nothing answers its ICE checks, which only
 # matters once audio is wanted.
-WEBRTC_SDP = """      m=audio [media_port] UDP/TLS/RTP/SAVPF 0
+FINGERPRINT = ":".join(["4A", "AD", "B9", "B1", "3F", "82", "18", "3B"] * 4)
+WEBRTC_SDP = f"""      m=audio [media_port] UDP/TLS/RTP/SAVPF 0
       a=mid:0
       a=rtpmap:0 PCMU/8000
       a=sendrecv
       a=rtcp-mux
       a=ice-ufrag:sippcall
       a=ice-pwd:sippcallerpasswordforice
-      a=fingerprint:sha-256 4A:AD:B9:B1:3F:82:18:3B:54:02:12:DF:3E:5D:49:6B:19:E5:7C:AB:4A:AD:B9:B1:3F:82:18:3B:54:02:12:DF
+      a=fingerprint:sha-256 {FINGERPRINT}
       a=setup:actpass
 """
 PLAIN_SDP = """      m=audio [media_port] RTP/AVP 0
@@ -96,9 +97,7 @@ def site(
     django_db_setup: None, tmp_path_factory: pytest.TempPathFactory, engine_port: int
 ) -> Iterator[str]:
     """The product, pointing its softphone page at this module's engine."""
-    with serve(
-        tmp_path_factory, {"PBX_SIP_WEBSOCKET_URL": f"ws://127.0.0.1:{engine_port}"}
-    ) as url:
+    with serve(tmp_path_factory, {"PBX_SIP_WEBSOCKET_URL": f"ws://127.0.0.1:{engine_port}"}) as url:
         yield url
 
 
@@ -216,3 +215,131 @@ def test_the_browser_registers_rings_with_the_desk_phone_answers_and_hangs_up(
     assert "Signal=5" in result.output
     page.wait_for_selector("#softphone[data-state='registered']")  # type: ignore[attr-defined]
     assert page.locator("#phone-alert").inner_text() == "Call ended."  # type: ignore[attr-defined]
+
+
+def test_a_call_answered_on_the_desk_phone_shows_answered_elsewhere(
+    engine: EngineProcess, site: str, browser: Browser, sip_dir: Path
+) -> None:
+    office = Office(engine, sip_dir)
+    desk = office.device(Device.Kind.DESK_PHONE, "desk", "answer", answer_ms=1500)
+    open_softphone(browser, site, office)
+    page = browser.page
+
+    caller = Caller(engine, caller_scenario(office), sip_dir)
+    page.wait_for_selector("#incoming:not([hidden])")  # type: ignore[attr-defined]
+    page.wait_for_selector("#phone-alert[data-kind='elsewhere']")  # type: ignore[attr-defined]
+
+    assert page.locator("#phone-alert").inner_text() == (  # type: ignore[attr-defined]
+        f"The call from {office.caller_username} was answered on another of your devices."
+    )
+    assert page.locator("#incoming").is_hidden()  # type: ignore[attr-defined]
+    assert caller.wait().ok
+    assert desk.wait() == 0, desk.received()
+    browser.shot("softphone-answered-elsewhere")
+
+
+def test_the_browser_calls_an_extension_and_hangs_up(
+    engine: EngineProcess, site: str, browser: Browser, sip_dir: Path
+) -> None:
+    office = Office(engine, sip_dir)
+    colleague = office.colleague("203", "Dana Example")
+    answer = sip.device_scenario("answer", answer_ms=300).replace(
+        PLAIN_SDP, WEBRTC_SDP.replace("a=setup:actpass", "a=setup:passive")
+    )
+    dana = office.device(Device.Kind.DESK_PHONE, "dana", "answer", owner=colleague, scenario=answer)
+    open_softphone(browser, site, office)
+    page = browser.page
+
+    page.get_by_label("Call an extension").fill("203")  # type: ignore[attr-defined]
+    page.get_by_role("button", name="Call", exact=True).click()  # type: ignore[attr-defined]
+    page.wait_for_selector("#softphone[data-state='in-call']")  # type: ignore[attr-defined]
+    assert page.locator("#call-peer").inner_text() == "203"  # type: ignore[attr-defined]
+    page.get_by_role("button", name="Hang up").click()  # type: ignore[attr-defined]
+
+    assert dana.wait() == 0, dana.received()
+    invite = message_to(dana, "INVITE")
+    assert "UDP/TLS/RTP/SAVPF" in invite or "a=fingerprint" in dana.log.read_text()
+    assert dana.first("BYE") is not None
+    page.wait_for_selector("#softphone[data-state='registered']")  # type: ignore[attr-defined]
+
+
+def test_a_refused_registration_says_so(
+    engine: EngineProcess, site: str, browser: Browser, sip_dir: Path
+) -> None:
+    from devices import services
+
+    office = Office(engine, sip_dir)
+    phone, _ = services.web_softphone_ensure(user=office.callee)
+    services.device_update(device=phone, data={"allowed_networks": ["192.0.2.0/24"]})
+    log_in(browser, site, office.callee.email, PASSWORD)
+    page = browser.page
+    page.goto(f"{site}/portal/softphone/")  # type: ignore[attr-defined]
+
+    page.wait_for_selector("#phone-alert[data-kind='registration']")  # type: ignore[attr-defined]
+    assert page.locator("#phone-alert").inner_text() == (  # type: ignore[attr-defined]
+        "The phone system refused this softphone's registration (403 Network Not Allowed). "
+        "Reload the page; if it keeps happening, ask your administrator."
+    )
+    assert page.locator("#call").is_disabled()  # type: ignore[attr-defined]
+    assert not Registration.objects.filter(device=phone).exists()
+
+
+def test_a_dropped_socket_says_so_and_the_phone_registers_again(
+    engine: EngineProcess, site: str, browser: Browser, sip_dir: Path
+) -> None:
+    office = Office(engine, sip_dir)
+    open_softphone(browser, site, office)
+    page = browser.page
+
+    engine.stop()
+    try:
+        page.wait_for_selector("#phone-alert[data-kind='socket']")  # type: ignore[attr-defined]
+        assert page.locator("#phone-alert").inner_text() == (  # type: ignore[attr-defined]
+            "Connection to the phone system lost. Reconnecting…"
+        )
+        assert page.locator("#softphone").get_attribute("data-state") == "disconnected"  # type: ignore[attr-defined]
+        browser.shot("softphone-socket-dropped")
+    finally:
+        restart(engine, site, sip_dir)
+    page.wait_for_selector("#softphone[data-state='registered']", timeout=20000)  # type: ignore[attr-defined]
+    assert page.locator("#phone-alert").is_hidden()  # type: ignore[attr-defined]
+    # Chromium reports each refused reconnection attempt on the console: expected here.
+    browser.console_errors[:] = [
+        e for e in browser.console_errors if not e.startswith("WebSocket connection to")
+    ]
+
+
+@pytest.fixture
+def no_microphone_browser(chromium) -> Iterator[Browser]:  # type: ignore[no-untyped-def]
+    """A second Chromium, with a (fake) microphone but without the flag that grants it: headless,
+    nobody answers the permission prompt and the request is denied."""
+    launched = chromium.browser_type.launch(
+        executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_ARGS, MEDIA_ARGS[1]]
+    )
+    context = launched.new_context()
+    page = context.new_page()
+    wrapped = Browser(page)
+    page.on("pageerror", lambda e: wrapped.console_errors.append(str(e)))
+    page.set_default_timeout(10000)
+    yield wrapped
+    context.close()
+    launched.close()
+    assert wrapped.console_errors == [], wrapped.console_errors
+
+
+def test_a_denied_microphone_says_so(
+    engine: EngineProcess, site: str, no_microphone_browser: Browser, sip_dir: Path
+) -> None:
+    office = Office(engine, sip_dir)
+    open_softphone(no_microphone_browser, site, office)
+    page = no_microphone_browser.page
+
+    page.get_by_label("Call an extension").fill("202")  # type: ignore[attr-defined]
+    page.get_by_role("button", name="Call", exact=True).click()  # type: ignore[attr-defined]
+
+    page.wait_for_selector("#phone-alert[data-kind='microphone']")  # type: ignore[attr-defined]
+    assert page.locator("#phone-alert").inner_text() == (  # type: ignore[attr-defined]
+        "Microphone access is blocked. Allow the microphone for this site in your browser's "
+        "settings to make or answer calls."
+    )
+    assert page.locator("#softphone").get_attribute("data-state") == "registered"  # type: ignore[attr-defined]

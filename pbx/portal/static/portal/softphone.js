@@ -19,6 +19,7 @@
   let account = null;
   let session = null;
   let registered = false;
+  let connected = false;
   let clock = null;
 
   function show(state, text, tone) {
@@ -93,7 +94,8 @@
     byId("dtmf-sent").textContent = "";
     remoteAudio.srcObject = null;
     callButton.disabled = !registered;
-    show(registered ? "registered" : "offline", registered ? "Ready" : "Offline", registered ? "online" : "offline");
+    if (registered) show("registered", "Ready", "online");
+    else show(connected ? "offline" : "disconnected", "Offline", "offline");
   }
 
   function onCall(peer, text) {
@@ -199,8 +201,9 @@
       connection_recovery_max_interval: 10,
     });
     ua.on("connecting", () => { if (!registered) show("connecting", "Connecting", "offline"); });
-    ua.on("connected", () => unsay("socket"));
+    ua.on("connected", () => { connected = true; unsay("socket"); });
     ua.on("disconnected", () => {
+      connected = false;
       registered = false;
       callButton.disabled = true;
       if (!session) show("disconnected", "Offline", "offline");
