@@ -30,11 +30,10 @@ def softphone(request: HttpRequest) -> HttpResponse:
 
 
 def _refusal(status: int, code: str, detail: str) -> JsonResponse:
-    response = JsonResponse({"code": code, "detail": detail}, status=status)
-    response["Cache-Control"] = "no-store"
-    return response
+    return JsonResponse({"code": code, "detail": detail}, status=status)
 
 
+# never_cache: Cache-Control no-store (and private, no-cache, max-age=0): a credential
 @never_cache
 @portal_page
 @require_POST
@@ -58,7 +57,7 @@ def softphone_account(request: HttpRequest) -> HttpResponse:
             409, "device_disabled", "Your web softphone is turned off: ask your administrator."
         )
     domain = device.tenant.sip_domain
-    response = JsonResponse(
+    return JsonResponse(
         {
             "device_id": device.pk,
             "uri": f"sip:{device.sip_username}@{domain}",
@@ -70,6 +69,3 @@ def softphone_account(request: HttpRequest) -> HttpResponse:
             "domain": domain,
         }
     )
-    # never_cache already sends no-store; said again here because this is a credential
-    response["Cache-Control"] = "no-store, private, max-age=0"
-    return response
