@@ -229,8 +229,11 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 # Where browsers reach the engine's SIP over WebSocket (the portal's softphone, JsSIP): ws:// on
-# the engine's TCP listener, wss:// on a TLS one (production: wss behind the real certificate).
-PBX_SIP_WEBSOCKET_URL = env.str("PBX_SIP_WEBSOCKET_URL", default="ws://127.0.0.1:5060")
+# the engine's TCP listener, wss:// on a TLS one (production: wss behind the real certificate;
+# unset there, the Softphone page says it is not set up).
+PBX_SIP_WEBSOCKET_URL = env.str(
+    "PBX_SIP_WEBSOCKET_URL", default="" if IS_PRODUCTION else "ws://127.0.0.1:5060"
+)
 
 
 def _websocket_origin(url: str) -> list[str]:

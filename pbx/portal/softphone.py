@@ -39,6 +39,10 @@ def _refusal(status: int, code: str, detail: str) -> JsonResponse:
 @require_POST
 def softphone_account(request: HttpRequest) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]  # portal_page guarantees it
+    if not settings.PBX_SIP_WEBSOCKET_URL:
+        return _refusal(
+            503, "softphone_not_configured", "The softphone is not set up on this server yet."
+        )
     try:
         with audit_change(
             actor=actor_from_request(request, channel=AuditEntry.Channel.PORTAL),

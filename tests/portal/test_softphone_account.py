@@ -190,3 +190,18 @@ def test_two_first_visits_at_once_make_one_device(member: User) -> None:
     assert len(made) == 4
     assert len(set(made)) == 1
     assert Device.objects.filter(user=member, kind=Device.Kind.WEB_SOFTPHONE).count() == 1
+
+
+def test_without_an_engine_websocket_the_softphone_says_it_is_not_set_up(
+    signed_in: Client, member: User, settings
+) -> None:
+    settings.PBX_SIP_WEBSOCKET_URL = ""
+
+    response = signed_in.post(ACCOUNT)
+
+    assert response.status_code == 503
+    assert response.json() == {
+        "code": "softphone_not_configured",
+        "detail": "The softphone is not set up on this server yet.",
+    }
+    assert not Device.objects.filter(user=member).exists()
