@@ -8,7 +8,8 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from pbx.directory.models import Tenant, User
-from pbx.engine.process import EngineProcess
+from pbx.engine.media_relay import MediaRelayProcess, MediaRelaySettings, start_media_relay
+from pbx.engine.process import EngineProcess, free_port, free_udp_range
 from pbx.tokens.services import api_session_open
 from tests.factories import TenantFactory, UserFactory
 from tests.fakes.fixtures import fake_apns, fake_fcm  # noqa: F401 - shared fixtures
@@ -93,3 +94,17 @@ def _engine_reports_before_the_test_ends(request: pytest.FixtureRequest) -> Iter
 @pytest.fixture
 def sip_dir(tmp_path: Path) -> Path:
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def media_relay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MediaRelayProcess]:
+    """One real rtpengine for the run: every engine the tests start anchors media through it."""
+    low = free_udp_range(200)
+    relay = start_media_relay(
+        MediaRelaySettings(
+            address="127.0.0.1", port_min=low, port_max=low + 199, control_port=free_port()
+        ),
+        log_path=tmp_path_factory.mktemp("rtpengine") / "rtpengine.log",
+    )
+    yield relay
+    relay.stop()

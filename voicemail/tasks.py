@@ -9,7 +9,7 @@ from celery import Task, shared_task
 from django.utils import timezone
 
 from devices.models import Registration
-from pbx.engine.client import ENGINE_RETRY, engine_client
+from pbx.engine.client import ENGINE_RETRY, engine_client, received_address
 from voicemail.domain.mwi import message_summary
 from voicemail.models import Mailbox
 from voicemail.notifications import EmailPending, PushPending, message_email, message_push
@@ -47,6 +47,11 @@ def send_mwi(*, mailbox_id: int, device_id: int | None = None) -> int:
     sent = 0
     for registration in registrations:
         to = f"sip:{registration.device.sip_username}@{domain}"
+        # A phone behind NAT (or on a connection) is reached where its REGISTER came from.
+        live = client.registrations(aor=f"{registration.device.sip_username}@{domain}")
+        next_hop = next(
+            (received_address(c) for c in live if c.get("Address") == registration.contact), ""
+        )
         headers = (
             f"From: <{account}>;tag={secrets.token_hex(6)}\r\n"
             f"To: <{to}>\r\n"
@@ -55,7 +60,13 @@ def send_mwi(*, mailbox_id: int, device_id: int | None = None) -> int:
             "Subscription-State: active\r\n"
             "Content-Type: application/simple-message-summary\r\n"
         )
-        client.send_request(method="NOTIFY", uri=registration.contact, headers=headers, body=body)
+        client.send_request(
+            method="NOTIFY",
+            uri=registration.contact,
+            headers=headers,
+            body=body,
+            next_hop=next_hop,
+        )
         sent += 1
     return sent
 

@@ -4,6 +4,7 @@ Only Celery tasks call it (never a request handler): the engine may be restartin
 retries with backoff until the command lands.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -65,10 +66,21 @@ class EngineClient(Protocol):
         """Forget a ban and the address's failure count. False when it was not banned."""
         ...
 
-    def send_request(self, *, method: str, uri: str, headers: str, body: str = "") -> None:
+    def send_request(
+        self, *, method: str, uri: str, headers: str, body: str = "", next_hop: str = ""
+    ) -> None:
         """Send an out-of-dialog request from the engine (e.g. an unsolicited MWI NOTIFY).
-        `headers` (CRLF-separated) must include From and To."""
+        `headers` (CRLF-separated) must include From and To. `next_hop`: where to send it
+        instead of `uri` (see `received_address`)."""
         ...
+
+
+def received_address(contact: Mapping[str, Any]) -> str:
+    """Where the engine reaches a contact (one item of `registrations`): the address its
+    REGISTER came from when the phone is behind NAT or on a TCP/TLS/WebSocket connection
+    (usrloc's `Received`), '' when the contact's own address is reachable."""
+    value = str(contact.get("Received") or "")
+    return value if value.startswith("sip") else ""
 
 
 def _seconds(value: Any) -> int:
@@ -134,8 +146,10 @@ class KamailioJsonRpc:
                     )
         return found
 
-    def send_request(self, *, method: str, uri: str, headers: str, body: str = "") -> None:
-        self._call("tm.t_uac_start", method, uri, ".", ".", headers, body)
+    def send_request(
+        self, *, method: str, uri: str, headers: str, body: str = "", next_hop: str = ""
+    ) -> None:
+        self._call("tm.t_uac_start", method, uri, next_hop or ".", ".", headers, body)
 
     def banned_addresses(self) -> dict[str, str]:
         # htable.dump: [{"entry": n, "size": k, "slot": [{"name": ..., "value": ...}]}, ...]

@@ -29,10 +29,11 @@ class EngineProcess:
     port: int
     process: subprocess.Popen[bytes]
     log_path: Path
+    rpc_via: str = ""  # the JSON-RPC URL when the engine runs in another network namespace
 
     @property
     def rpc_url(self) -> str:
-        return f"http://{self.host}:{self.port}/RPC"
+        return self.rpc_via or f"http://{self.host}:{self.port}/RPC"
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -60,6 +61,27 @@ def free_port(host: str = "127.0.0.1") -> int:
                     continue
             return port
     raise EngineStartError("no free port")
+
+
+def free_udp_range(size: int, host: str = "127.0.0.1") -> int:
+    """The first of `size` consecutive UDP ports that are free right now (media ports)."""
+    import random
+
+    for _ in range(50):
+        low = random.randrange(20000, 60000 - size, 2)  # noqa: S311 - not a secret
+        sockets = []
+        try:
+            for port in (low, low + size // 2, low + size - 1):
+                udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                sockets.append(udp)
+                udp.bind((host, port))
+        except OSError:
+            continue
+        finally:
+            for udp in sockets:
+                udp.close()
+        return low
+    raise EngineStartError("no free UDP port range")
 
 
 def postgres_url(settings_dict: dict[str, object]) -> str:
@@ -129,10 +151,17 @@ def start_engine(
     voicemail_uri: str = "",
     keepalive: tuple[int, int] | None = None,
     edge: EdgeLimits | None = None,
+    media_relay: str = "",
+    netns: str | None = None,
+    rpc_via: str = "",
     startup_timeout: float = 15.0,
 ) -> EngineProcess:
-    """`keepalive` = (ping interval, drop after) in seconds: the engine pings every contact
-    with OPTIONS and drops one that stops answering. None: no pings (test peers that play a
+    """`media_relay`: rtpengine's control socket ("udp:127.0.0.1:22222"), which anchors every
+    call's media; empty: media flows between the phones directly (only where they can reach each
+    other). `netns`: run inside that network namespace (tests of phones behind NAT), JSON-RPC
+    then reached at `rpc_via`.
+    `keepalive` = (ping interval, drop after) in seconds: the engine pings every contact with
+    OPTIONS and drops one that stops answering. None: no pings (test peers that play a
     fixed scenario would take an OPTIONS for an unexpected call). `edge`: the ban thresholds
     (default EdgeLimits())."""
     binary = shutil.which("kamailio") or "/usr/sbin/kamailio"
@@ -166,6 +195,10 @@ def start_engine(
         "-A",
         f"KEEPALIVE_MODE={1 if keepalive else 0}",
     ]
+    if media_relay:
+        args += ["-A", "WITH_MEDIA_RELAY", "-A", f'MEDIA_RELAY="{media_relay}"']
+    if netns:
+        args = ["ip", "netns", "exec", netns, *args]
     args += (edge or EdgeLimits()).engine_args()
     if keepalive:
         args += [
@@ -176,7 +209,7 @@ def start_engine(
         ]
     log: IO[bytes] = log_path.open("wb")
     process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
-    engine = EngineProcess(host, port, process, log_path)
+    engine = EngineProcess(host, port, process, log_path, rpc_via)
     deadline = time.monotonic() + startup_timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

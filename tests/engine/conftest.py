@@ -6,6 +6,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from pbx.engine.media_relay import MediaRelayProcess
 from pbx.engine.process import EngineProcess, postgres_url, start_engine
 
 
@@ -14,6 +15,7 @@ def engine(
     request: pytest.FixtureRequest,
     django_db_setup: None,
     live_server,
+    media_relay: MediaRelayProcess,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[EngineProcess]:
     """One engine per test module; a module's `EDGE_LIMITS` replaces the default ban limits."""
@@ -25,6 +27,7 @@ def engine(
         workers=2,
         log_path=log_dir / "kamailio.log",
         edge=getattr(request.module, "EDGE_LIMITS", None),
+        media_relay=media_relay.control.socket_spec,
     )
     yield process
     process.stop()

@@ -13,6 +13,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from pbx.engine.media_relay import MediaRelayProcess
 from pbx.engine.process import EngineProcess, free_port, postgres_url, start_engine
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,7 +86,11 @@ def agent(django_db_setup: None, live_server, tmp_path_factory) -> Iterator[Agen
 
 @pytest.fixture(scope="module")
 def vm_engine(
-    django_db_setup: None, live_server, agent: Agent, tmp_path_factory
+    django_db_setup: None,
+    live_server,
+    agent: Agent,
+    media_relay: MediaRelayProcess,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[EngineProcess]:
     process = start_engine(
         db_url=postgres_url(connection.settings_dict),
@@ -94,6 +99,7 @@ def vm_engine(
         workers=2,
         log_path=tmp_path_factory.mktemp("kamailio") / "kamailio.log",
         voicemail_uri=agent.uri,
+        media_relay=media_relay.control.socket_spec,
     )
     yield process
     process.stop()

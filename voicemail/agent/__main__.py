@@ -2,7 +2,8 @@
 
 Settings from the environment (see README): PBX_VOICEMAIL_LISTEN (host:port, default
 127.0.0.1:5070), PBX_DJANGO_INTERNAL_URL (default http://127.0.0.1:8000), PBX_ENGINE_TOKEN,
-PBX_VOICEMAIL_SPOOL (default var/voicemail-spool), PBX_VOICEMAIL_MAX_SILENCE (seconds, 8)."""
+PBX_VOICEMAIL_SPOOL (default var/voicemail-spool), PBX_VOICEMAIL_MAX_SILENCE (seconds, 8),
+PBX_VOICEMAIL_MEDIA_ADDRESS (the address announced for audio; default the listening host)."""
 
 import asyncio
 import logging
@@ -27,6 +28,7 @@ def main() -> None:
         host=host,
         port=int(port),
         max_silence_seconds=float(os.environ.get("PBX_VOICEMAIL_MAX_SILENCE", "8")),
+        media_address=os.environ.get("PBX_VOICEMAIL_MEDIA_ADDRESS", ""),
     )
     spool = Path(os.environ.get("PBX_VOICEMAIL_SPOOL", str(ROOT / "var" / "voicemail-spool")))
     prompts = Prompts(spool.parent / "voicemail-prompts")

@@ -24,6 +24,9 @@ class AgentConfig:
     host: str
     port: int
     max_silence_seconds: float = 8.0
+    # the address announced in SDP for the caller's audio ('' = `host`): with the media relay
+    # the relay is the only peer, so `host` serves; without it, an address callers can reach
+    media_address: str = ""
 
 
 class VoicemailCall:
@@ -233,7 +236,7 @@ class VoicemailCall:
         )
         port = self.rtp_transport.get_extra_info("sockname")[1]
         body = sdp.answer(
-            address=self.config.host,
+            address=self.config.media_address or self.config.host,
             port=port,
             codec=self.codec,
             telephone_event=self.telephone_event,
