@@ -73,12 +73,36 @@
     if (clock) clearInterval(clock);
     clock = null;
     byId("call-timer").textContent = "";
+    const heard = byId("call-audio");
+    heard.textContent = "";
+    delete heard.dataset.packetsReceived;
+    delete heard.dataset.packetsSent;
+  }
+
+  // Whether audio arrives: the WebRTC statistics of the call's audio (RTP packets in and out).
+  async function measureAudio(current) {
+    const connection = current && current.connection;
+    if (!connection) return;
+    let received = 0;
+    let sent = 0;
+    (await connection.getStats()).forEach((report) => {
+      if (report.kind !== "audio") return;
+      if (report.type === "inbound-rtp") received += report.packetsReceived || 0;
+      if (report.type === "outbound-rtp") sent += report.packetsSent || 0;
+    });
+    if (session !== current) return;
+    const heard = byId("call-audio");
+    heard.dataset.packetsReceived = String(received);
+    heard.dataset.packetsSent = String(sent);
+    heard.textContent = received > 0 ? "Audio: connected" : "Audio: waiting for sound…";
   }
 
   function startClock() {
     const started = Date.now();
     stopClock();
+    const current = session;
     clock = setInterval(() => {
+      measureAudio(current).catch(() => {});
       const seconds = Math.floor((Date.now() - started) / 1000);
       byId("call-timer").textContent = `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
     }, 1000);
