@@ -122,7 +122,9 @@ class NatLab:
                     process.wait()
         for role in ("pbx", "router", "phone", "far"):
             subprocess.run(  # noqa: S603
-                ["ip", "netns", "delete", self.ns(role)], capture_output=True, check=False
+                ["ip", "netns", "delete", self.ns(role)],  # noqa: S607
+                capture_output=True,
+                check=False,
             )
 
     # --- services across namespaces ----------------------------------------------------------

@@ -3,8 +3,8 @@
 Uses the local PostgreSQL (the project's role, from the var/local.env that
 deploy/scripts/ensure-database.sh writes) and Redis when they answer; otherwise falls back to
 SQLite with tasks run in-process, and says so. Then migrates, seeds the demo organisation, and
-runs the ASGI server, a Celery worker (with beat), the SIP engine and the voicemail agent until
-Ctrl-C.
+runs the ASGI server, a Celery worker (with beat), the SIP engine, the media relay and the
+voicemail agent until Ctrl-C.
 """
 
 import os
@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from pbx.local_env import load_local_env
 
 if TYPE_CHECKING:
+    from pbx.engine.media_relay import MediaRelayProcess
     from pbx.engine.process import EngineProcess
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,7 +92,31 @@ def choose_environment() -> dict[str, str]:
     return env
 
 
-def start_dev_engine(env: dict[str, str]) -> "EngineProcess | None":
+def start_dev_media_relay() -> "MediaRelayProcess | None":
+    """rtpengine, the media relay every call's audio goes through (PBX_MEDIA_* settings)."""
+    sys.path.insert(0, str(ROOT))
+    from pbx.engine.media_relay import MediaRelayError, MediaRelaySettings, start_media_relay
+
+    settings = MediaRelaySettings.from_environ(os.environ)
+    (ROOT / "var").mkdir(exist_ok=True)
+    try:
+        relay = start_media_relay(settings, log_path=ROOT / "var" / "rtpengine.log")
+    except MediaRelayError as exc:
+        print(
+            f"[run] the media relay did not start ({str(exc).splitlines()[0]}): calls run "
+            "WITHOUT it (media only between phones that reach each other); see var/rtpengine.log"
+        )
+        return None
+    print(
+        f"[run] media relay (rtpengine) on {settings.interface}, "
+        f"udp {settings.port_min}-{settings.port_max}, log var/rtpengine.log"
+    )
+    return relay
+
+
+def start_dev_engine(
+    env: dict[str, str], relay: "MediaRelayProcess | None"
+) -> "EngineProcess | None":
     """Kamailio on SIP port PBX_SIP_PORT (default 5060, UDP+TCP; JSON-RPC at /RPC)."""
     if not env["DATABASE_URL"].startswith("postgres"):
         print("[run] no PostgreSQL: running WITHOUT the SIP engine")
@@ -114,6 +139,8 @@ def start_dev_engine(env: dict[str, str]) -> "EngineProcess | None":
                 int(os.environ.get("PBX_KEEPALIVE_TIMEOUT", "90")),
             ),
             edge=EdgeLimits.from_environ(os.environ),
+            media_relay=relay.control.socket_spec if relay else "",
+            advertise=os.environ.get("PBX_SIP_ADVERTISED_ADDRESS", ""),
         )
     except EngineStartError as exc:
         print(
@@ -158,7 +185,8 @@ def main() -> int:
     env = choose_environment()
     manage(env, "migrate", "--noinput")
     manage(env, "seed_demo")
-    engine = start_dev_engine(env)
+    relay = start_dev_media_relay() if env["DATABASE_URL"].startswith("postgres") else None
+    engine = start_dev_engine(env, relay)
     processes = [
         subprocess.Popen(
             [
@@ -211,6 +239,8 @@ def main() -> int:
     finally:
         if engine is not None:
             engine.stop()
+        if relay is not None:
+            relay.stop()
         for p in processes:
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)

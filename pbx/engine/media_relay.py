@@ -182,7 +182,7 @@ def start_media_relay(
         f"--port-min={settings.port_min}",
         f"--port-max={settings.port_max}",
         "--delete-delay=0",
-        "--timeout=60",
+        "--timeout=180",  # no RTP at all for 3 min (longer than any ringing): dead
         "--silent-timeout=3600",
         "--num-threads=2",
     ]

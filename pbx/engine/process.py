@@ -152,14 +152,16 @@ def start_engine(
     keepalive: tuple[int, int] | None = None,
     edge: EdgeLimits | None = None,
     media_relay: str = "",
+    advertise: str = "",
     netns: str | None = None,
     rpc_via: str = "",
     startup_timeout: float = 15.0,
 ) -> EngineProcess:
     """`media_relay`: rtpengine's control socket ("udp:127.0.0.1:22222"), which anchors every
     call's media; empty: media flows between the phones directly (only where they can reach each
-    other). `netns`: run inside that network namespace (tests of phones behind NAT), JSON-RPC
-    then reached at `rpc_via`.
+    other). `advertise`: the public "address:port" written in Via and Record-Route when the
+    engine sits behind a 1:1 NAT (a cloud VM's elastic address). `netns`: run inside that
+    network namespace (tests of phones behind NAT), JSON-RPC then reached at `rpc_via`.
     `keepalive` = (ping interval, drop after) in seconds: the engine pings every contact with
     OPTIONS and drops one that stops answering. None: no pings (test peers that play a
     fixed scenario would take an OPTIONS for an unexpected call). `edge`: the ban thresholds
@@ -168,6 +170,7 @@ def start_engine(
     if not Path(binary).exists():
         raise EngineStartError("kamailio is not installed (deploy/kamailio/install.sh)")
     port = port or free_port(host)
+    advertised = f" advertise {advertise}" if advertise else ""
     args = [
         binary,
         "-DD",
@@ -175,9 +178,9 @@ def start_engine(
         "-f",
         str(CONFIG),
         "-A",
-        f"LISTEN_UDP=udp:{host}:{port}",
+        f"LISTEN_UDP=udp:{host}:{port}{advertised}",
         "-A",
-        f"LISTEN_TCP=tcp:{host}:{port}",
+        f"LISTEN_TCP=tcp:{host}:{port}{advertised}",
         "-A",
         f'DBURL="{db_url}"',
         "-A",

@@ -475,8 +475,10 @@ def test_a_phone_behind_nat_is_called_at_the_nat_and_audio_flows_both_ways(lab: 
     counts: list[StreamCounts] = stream_counts(call)
     from_nat = [c for c in counts if c.address.startswith(netlab.ROUTER_WAN + ":")]
     from_far = [c for c in counts if c.address.startswith(netlab.FAR_ADDRESS + ":")]
-    assert from_nat and from_nat[0].packets >= 20, counts
-    assert from_far and from_far[0].packets >= 20, counts
+    assert from_nat, counts
+    assert from_nat[0].packets >= 20, counts
+    assert from_far, counts
+    assert from_far[0].packets >= 20, counts
     # the call is over for the relay too
     wait_for(lambda: lab.relay_query() == {}, timeout=5)
 
