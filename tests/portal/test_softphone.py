@@ -251,6 +251,11 @@ def test_the_browser_registers_rings_with_the_desk_phone_answers_talks_and_hangs
     wait_for(lambda: int(heard.get_attribute("data-packets-received") or 0) >= 50, timeout=15)
     assert heard.inner_text() == "Audio: connected"
     held = media_relay.control.query(call_id_of(desk))
+    mute = page.locator("#mute")  # type: ignore[attr-defined]
+    mute.click()
+    assert (mute.get_attribute("aria-pressed"), mute.inner_text()) == ("true", "Unmute")
+    mute.click()
+    assert (mute.get_attribute("aria-pressed"), mute.inner_text()) == ("false", "Mute")
     page.get_by_role("button", name="Send 5").click()  # type: ignore[attr-defined]
     assert page.locator("#dtmf-sent").inner_text() == "5"  # type: ignore[attr-defined]
     page.wait_for_timeout(600)  # type: ignore[attr-defined]  # the event's packets
