@@ -19,7 +19,15 @@ from pbx.directory.models import User
 class DeviceAddForm(forms.ModelForm[Device]):
     class Meta:
         model = Device
-        fields = ("user", "kind", "label", "mac_address", "model", "allowed_networks")
+        fields = (
+            "user",
+            "kind",
+            "label",
+            "transport_policy",
+            "mac_address",
+            "model",
+            "allowed_networks",
+        )
 
 
 class RegistrationInline(admin.TabularInline[Registration, Device]):
@@ -62,8 +70,23 @@ class PushBindingInline(admin.StackedInline[PushBinding, Device]):
 
 @admin.register(Device)
 class DeviceAdmin(AuditedAdmin[Device]):
-    list_display = ("label", "kind", "user", "tenant", "sip_username", "state", "created_at")
-    list_filter = ("kind", "enabled", ("revoked_at", admin.EmptyFieldListFilter), "tenant")
+    list_display = (
+        "label",
+        "kind",
+        "user",
+        "tenant",
+        "sip_username",
+        "transport_policy",
+        "state",
+        "created_at",
+    )
+    list_filter = (
+        "kind",
+        "enabled",
+        "transport_policy",
+        ("revoked_at", admin.EmptyFieldListFilter),
+        "tenant",
+    )
     search_fields = ("label", "sip_username", "user__email", "mac_address")
     list_select_related = ("user", "tenant")
     readonly_fields = (
@@ -97,6 +120,8 @@ class DeviceAdmin(AuditedAdmin[Device]):
     def save_model(self, request: HttpRequest, obj: Device, form: Any, change: bool) -> None:
         if change:
             super().save_model(request, obj, form, change)
+            if "transport_policy" in form.changed_data:
+                services.device_transport_policy_enforce(device=obj)
             return
         issued = services.device_create(
             user=obj.user,
@@ -105,6 +130,7 @@ class DeviceAdmin(AuditedAdmin[Device]):
             mac_address=obj.mac_address,
             model=obj.model,
             allowed_networks=obj.allowed_networks or [],
+            transport_policy=obj.transport_policy,
         )
         obj.pk = issued.device.pk
         messages.warning(
@@ -179,6 +205,7 @@ class RegistrationFailureAdmin(AuditedAdmin[RegistrationFailure]):
         "created_at",
         "method",
         "reason",
+        "detail",
         "username",
         "domain",
         "source_address",

@@ -59,12 +59,17 @@ class DeviceViewSet(ResourceViewSet):
         owner = data.pop("user", caller)
         if owner != caller and not caller.is_tenant_admin:
             raise PermissionDenied("Only an administrator may add devices for someone else.")
+        if "transport_policy" in data and not caller.is_tenant_admin:
+            raise PermissionDenied(
+                "Only an administrator may set transport_policy.", code="admin_only_field"
+            )
         issued = services.device_create(user=owner, **data)
         return Response(self._credentials(issued), status=status.HTTP_201_CREATED)
 
     @extend_schema(request=DeviceUpdateInput, responses=DeviceOutput)
     def partial_update(self, request: Request, pk: str) -> Response:
-        """Members may rename their devices; tenant admins change everything else."""
+        """Members may rename their devices; tenant admins change everything else (the
+        transport policy included: a member cannot weaken their own device's)."""
         device = self.get_object()
         data = self.validated(DeviceUpdateInput)
         admin_only = sorted(set(data) - MEMBER_EDITABLE)

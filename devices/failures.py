@@ -43,6 +43,7 @@ def failure_record(*, event: RegistrationEvent, device: Device | None, now: date
             domain=event.domain,
             device=device,
             reason=reason,
+            detail=event.detail,
             source_address=event.source_address,
             source_port=event.source_port,
             transport=event.transport,

@@ -8,7 +8,7 @@ Django is down.
 from django.db import models
 from django.db.models import Q
 
-from pbx.directory.models import Tenant, User
+from pbx.directory.models import Tenant, TransportPolicy, User
 from pbx.directory.validators import validate_networks
 
 
@@ -18,6 +18,13 @@ class Device(models.Model):
         SOFTPHONE = "softphone", "Softphone"
         MOBILE_APP = "mobile_app", "Mobile app"
         WEB_SOFTPHONE = "web_softphone", "Web softphone"
+
+    # The device's own transport policy, or INHERIT: its organisation's default.
+    INHERIT = "inherit"
+    TRANSPORT_POLICY_CHOICES = (
+        (INHERIT, "The organisation's default"),
+        *TransportPolicy.choices,
+    )
 
     tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="devices")
     user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="devices")
@@ -33,6 +40,12 @@ class Device(models.Model):
         blank=True,
         validators=[validate_networks],
         help_text="CIDR networks this device may register from; empty means the tenant's policy.",
+    )
+    transport_policy = models.CharField(
+        max_length=20,
+        choices=TRANSPORT_POLICY_CHOICES,
+        default=INHERIT,
+        help_text="SIP transport this device must use; inherit: the organisation's default.",
     )
     mac_address = models.CharField(max_length=17, blank=True, help_text="Desk phones only.")
     model = models.CharField(max_length=80, blank=True, help_text="Desk phone model.")
@@ -64,6 +77,13 @@ class Device(models.Model):
     @property
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
+
+    @property
+    def effective_transport_policy(self) -> str:
+        """What the engine enforces (kamailio_subscriber computes the same in SQL)."""
+        if self.transport_policy == self.INHERIT:
+            return self.tenant.default_transport_policy
+        return self.transport_policy
 
     @property
     def state(self) -> str:
@@ -161,6 +181,9 @@ class RegistrationFailure(models.Model):
         related_name="registration_failures",
     )
     reason = models.CharField(max_length=40)
+    detail = models.CharField(
+        max_length=200, blank=True, help_text="What the engine said, e.g. which policy refused it."
+    )
     source_address = models.GenericIPAddressField(null=True, blank=True)
     source_port = models.PositiveIntegerField(null=True, blank=True)
     transport = models.CharField(max_length=8, blank=True)

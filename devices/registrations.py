@@ -17,6 +17,7 @@ from devices.failures import failure_record
 from devices.models import Device, PushBinding, Registration
 from devices.push.bindings import push_binding_register
 from devices.push.deliveries import deliveries_mark_woken
+from pbx.directory.domain import transport_allowed
 from pbx.engine.contract import EventType, RegistrationEvent
 from pbx.errors import DomainError
 from pbx.events.publish import send_event_on_commit
@@ -146,7 +147,7 @@ class ReconcileOutcome:
     online: int  # devices the engine holds a contact for
     came_online: int  # ...that Django believed offline (an event was lost)
     went_offline: int  # devices Django believed online that the engine does not hold
-    stale: list[int]  # revoked or disabled devices the engine still holds: drop them
+    stale: list[int]  # revoked, disabled, or against their transport policy: drop them
 
 
 @transaction.atomic
@@ -174,6 +175,12 @@ def registrations_reconcile(
         if device is None:
             continue
         if device.revoked_at is not None or not device.enabled:
+            stale.append(device.pk)
+            continue
+        if event.transport and not transport_allowed(
+            policy=device.effective_transport_policy, transport=event.transport
+        ):
+            # registered before its policy (or its organisation's default) was tightened
             stale.append(device.pk)
             continue
         holding.add(device.pk)

@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from devices.models import Device, PushBinding, RegistrationFailure
 from pbx.api.serializers import StrictSerializer
-from pbx.directory.models import User
+from pbx.directory.models import TransportPolicy, User
 from pbx.directory.serializers import NetworkListField, TenantScopedPrimaryKeyField
 
 
@@ -35,6 +35,12 @@ class PushBindingOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
 class DeviceOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
     sip_domain = serializers.CharField(source="tenant.sip_domain", read_only=True)
     state = serializers.ChoiceField(choices=["active", "disabled", "revoked"], read_only=True)
+    effective_transport_policy = serializers.ChoiceField(
+        choices=TransportPolicy.choices,
+        read_only=True,
+        help_text="What the engine enforces: the device's own policy, or the organisation's "
+        "default when it inherits.",
+    )
     push_binding = serializers.SerializerMethodField()
 
     class Meta:
@@ -50,6 +56,8 @@ class DeviceOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
             "enabled",
             "revoked_at",
             "allowed_networks",
+            "transport_policy",
+            "effective_transport_policy",
             "mac_address",
             "model",
             "secret_rotated_at",
@@ -88,6 +96,13 @@ class DeviceCreateInput(StrictSerializer):
     mac_address = serializers.CharField(max_length=23, required=False, default="", allow_blank=True)
     model = serializers.CharField(max_length=80, required=False, default="", allow_blank=True)
     allowed_networks = NetworkListField(default=list)
+    transport_policy = serializers.ChoiceField(
+        choices=Device.TRANSPORT_POLICY_CHOICES,
+        required=False,
+        help_text="`tls_srtp_required`: the engine refuses this device over UDP, TCP and WS "
+        "(403 TLS Required); `any`: every transport; `inherit`: the organisation's "
+        "`default_transport_policy`. Tenant admins only.",
+    )
 
 
 class DeviceUpdateInput(StrictSerializer):
@@ -96,6 +111,13 @@ class DeviceUpdateInput(StrictSerializer):
     mac_address = serializers.CharField(max_length=23, required=False, allow_blank=True)
     model = serializers.CharField(max_length=80, required=False, allow_blank=True)
     allowed_networks = NetworkListField()
+    transport_policy = serializers.ChoiceField(
+        choices=Device.TRANSPORT_POLICY_CHOICES,
+        required=False,
+        help_text="`tls_srtp_required`: the engine refuses this device over UDP, TCP and WS "
+        "(403 TLS Required); `any`: every transport; `inherit`: the organisation's "
+        "`default_transport_policy`. Tenant admins only.",
+    )
 
 
 class PushBindingInput(StrictSerializer):
@@ -131,6 +153,7 @@ class FailureOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
             "created_at",
             "method",
             "reason",
+            "detail",
             "username",
             "domain",
             "device",

@@ -12,7 +12,8 @@ from devices.domain import credentials
 from devices.models import Device, PushBinding, Registration
 from devices.tasks import drop_device_registrations
 from pbx.directory import generations
-from pbx.directory.models import User
+from pbx.directory.domain import ENCRYPTED_TRANSPORTS
+from pbx.directory.models import TransportPolicy, User
 from pbx.directory.networks import InvalidNetwork, normalise_networks
 from pbx.errors import Conflict, DomainError
 from pbx.events.publish import send_event_on_commit
@@ -70,8 +71,10 @@ def device_create(
     mac_address: str = "",
     model: str = "",
     allowed_networks: Sequence[str] = (),
+    transport_policy: str = Device.INHERIT,
 ) -> IssuedCredentials:
-    """Give `user` a new device with generated SIP credentials, within the tenant's limit."""
+    """Give `user` a new device with generated SIP credentials, within the tenant's limit.
+    `transport_policy`: its own (`any`, `tls_srtp_required`) or `inherit` the organisation's."""
     if user.tenant_id is None:
         raise DomainError(
             "Only users of an organisation have devices.", code="no_tenant", field="user"
@@ -97,6 +100,7 @@ def device_create(
         mac_address=_mac(kind, mac_address),
         model=model,
         allowed_networks=_networks(allowed_networks),
+        transport_policy=transport_policy,
     )
     while True:
         device.sip_username = credentials.generate_sip_username(kind)
@@ -137,6 +141,19 @@ def _drop_from_engine(device: Device) -> None:
     transaction.on_commit(lambda: drop_device_registrations.delay(device_id))
 
 
+def device_transport_policy_enforce(*, device: Device) -> bool:
+    """After its policy changed: no downgrade is kept alive. A device that must use TLS but
+    holds a registration over another transport loses it (here and in the engine); the phone
+    registers again over TLS, or is refused. True when registrations were dropped."""
+    if device.effective_transport_policy != TransportPolicy.TLS_SRTP_REQUIRED:
+        return False
+    registrations = Registration.objects.filter(device=device)
+    if not registrations.exclude(transport__in=ENCRYPTED_TRANSPORTS).exists():
+        return False
+    _drop_from_engine(device)
+    return True
+
+
 def _require_not_revoked(device: Device) -> None:
     if device.revoked_at is not None:
         raise Conflict("This device was revoked.", code="device_revoked")
@@ -172,10 +189,19 @@ def device_update(*, device: Device, data: Mapping[str, Any]) -> Device:
         changed = model_update(
             instance=device,
             data=data,
-            fields={"label", "enabled", "allowed_networks", "mac_address", "model"},
+            fields={
+                "label",
+                "enabled",
+                "allowed_networks",
+                "mac_address",
+                "model",
+                "transport_policy",
+            },
         )
     if "enabled" in changed and not device.enabled:
         _drop_from_engine(device)
+    elif "transport_policy" in changed:
+        device_transport_policy_enforce(device=device)
     if changed:
         _publish(device, "device.updated")
     return device

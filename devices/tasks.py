@@ -38,7 +38,9 @@ def drop_device_registrations(device_id: int) -> bool:
 def sync_registrations() -> dict[str, int]:
     """Fetch the engine's registration state and make Django's match it (periodic, and the
     repair for events the engine could not deliver while Django was down). Devices revoked
-    or disabled that the engine still holds are dropped."""
+    or disabled that the engine still holds are dropped, and so are devices registered over a
+    transport their policy now forbids (e.g. their organisation's default became
+    tls_srtp_required)."""
     observed_at = timezone.now()
     live = [
         RegistrationEvent(
@@ -48,6 +50,7 @@ def sync_registrations() -> dict[str, int]:
             contact=contact.contact,
             expires=contact.expires,
             user_agent=contact.user_agent,
+            transport=contact.transport,
         )
         for contact in engine_client().all_registrations()
     ]

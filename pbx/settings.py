@@ -372,6 +372,8 @@ SPECTACULAR_SETTINGS = {
         "DeviceKindEnum": "devices.models.Device.Kind",
         "UserRoleEnum": "pbx.directory.models.User.Role",
         "AssignableRoleEnum": "pbx.directory.models.ASSIGNABLE_ROLES",
+        "TransportPolicyEnum": "pbx.directory.models.TransportPolicy",
+        "DeviceTransportPolicyEnum": "devices.models.Device.TRANSPORT_POLICY_CHOICES",
     },
 }
 

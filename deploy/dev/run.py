@@ -22,7 +22,7 @@ from pbx.local_env import load_local_env
 
 if TYPE_CHECKING:
     from pbx.engine.media_relay import MediaRelayProcess
-    from pbx.engine.process import EngineProcess
+    from pbx.engine.process import EngineProcess, TlsListener
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -92,6 +92,33 @@ def choose_environment() -> dict[str, str]:
     return env
 
 
+def dev_tls(env: dict[str, str], directory: Path = ROOT / "var" / "tls") -> "TlsListener | None":
+    """SIP over TLS on PBX_SIP_TLS_PORT (default 5061): with PBX_TLS_CERTIFICATE and
+    PBX_TLS_PRIVATE_KEY when set, else a self-signed certificate made once in `directory`."""
+    from pbx.engine.process import EngineStartError, TlsListener
+
+    try:
+        configured = TlsListener.from_environ(env)
+    except (EngineStartError, ValueError) as exc:
+        print(f"[run] TLS settings not usable ({exc}): SIP over TLS is OFF")
+        return None
+    if configured is not None:
+        return configured
+    script = ROOT / "deploy" / "scripts" / "dev-certificate.sh"
+    # the project's own script, with bash from PATH as make runs it
+    made = subprocess.run(["bash", str(script), str(directory)], check=False)  # noqa: S607
+    if made.returncode != 0:
+        print("[run] could not make a development certificate (openssl): SIP over TLS is OFF")
+        return None
+    return TlsListener.from_environ(
+        env
+        | {
+            "PBX_TLS_CERTIFICATE": str(directory / "sip.crt"),
+            "PBX_TLS_PRIVATE_KEY": str(directory / "sip.key"),
+        }
+    )
+
+
 def start_dev_media_relay() -> "MediaRelayProcess | None":
     """rtpengine, the media relay every call's audio goes through (PBX_MEDIA_* settings)."""
     sys.path.insert(0, str(ROOT))
@@ -117,7 +144,8 @@ def start_dev_media_relay() -> "MediaRelayProcess | None":
 def start_dev_engine(
     env: dict[str, str], relay: "MediaRelayProcess | None"
 ) -> "EngineProcess | None":
-    """Kamailio on SIP port PBX_SIP_PORT (default 5060, UDP+TCP; JSON-RPC at /RPC)."""
+    """Kamailio on SIP port PBX_SIP_PORT (default 5060, UDP+TCP; JSON-RPC at /RPC) and, for
+    TLS, PBX_SIP_TLS_PORT (default 5061)."""
     if not env["DATABASE_URL"].startswith("postgres"):
         print("[run] no PostgreSQL: running WITHOUT the SIP engine")
         return None
@@ -126,6 +154,7 @@ def start_dev_engine(
 
     port = int(os.environ.get("PBX_SIP_PORT", "5060"))
     (ROOT / "var").mkdir(exist_ok=True)
+    tls = dev_tls(env)
     try:
         engine = start_engine(
             db_url=env["DATABASE_URL"].replace("postgresql://", "postgres://"),
@@ -141,6 +170,7 @@ def start_dev_engine(
             edge=EdgeLimits.from_environ(os.environ),
             media_relay=relay.control.socket_spec if relay else "",
             advertise=os.environ.get("PBX_SIP_ADVERTISED_ADDRESS", ""),
+            tls=tls,
         )
     except EngineStartError as exc:
         print(
@@ -152,6 +182,8 @@ def start_dev_engine(
         f"[run] SIP engine (Kamailio) on udp/tcp {HOST}:{port} (browsers: ws://{HOST}:{port}), "
         "log var/kamailio.log"
     )
+    if tls is not None:
+        print(f"[run] SIP over TLS on {HOST}:{tls.port} (certificate {tls.certificate})")
     return engine
 
 

@@ -21,10 +21,11 @@ class TenantAdmin(AuditedAdmin[Tenant]):
         "sip_domain",
         "time_zone",
         "max_devices_per_user",
+        "default_transport_policy",
         "is_active",
         "created_at",
     )
-    list_filter = ("is_active", "time_zone")
+    list_filter = ("is_active", "default_transport_policy", "time_zone")
     search_fields = ("name", "sip_domain")
 
     def get_readonly_fields(self, request: HttpRequest, obj: Tenant | None = None) -> Any:

@@ -74,3 +74,14 @@ def validate_time_zone(name: str) -> str:
     except ZoneInfoNotFoundError as exc:  # pragma: no cover - listed zones always load
         raise InvalidValue(f"Unknown time zone {name!r}.", "invalid_time_zone") from exc
     return name
+
+
+# Transports that carry SIP encrypted: the only ones a `tls_srtp_required` device may use
+# (the engine enforces the same: deploy/kamailio/parts/tls.cfg).
+ENCRYPTED_TRANSPORTS = frozenset({"tls", "wss"})
+TLS_SRTP_REQUIRED = "tls_srtp_required"
+
+
+def transport_allowed(*, policy: str, transport: str) -> bool:
+    """Whether a device under `policy` may use SIP `transport` (udp, tcp, tls, ws, wss)."""
+    return policy != TLS_SRTP_REQUIRED or transport.lower() in ENCRYPTED_TRANSPORTS

@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from pbx.directory import domain
 from pbx.directory.validators import (
     validate_e164,
     validate_extension_number,
@@ -19,6 +20,13 @@ from pbx.directory.validators import (
     validate_sip_domain,
     validate_time_zone,
 )
+
+
+class TransportPolicy(models.TextChoices):
+    """Which SIP transport a device may use (the engine enforces it: parts/tls.cfg)."""
+
+    ANY = "any", "Any transport (UDP, TCP, TLS)"
+    TLS_SRTP_REQUIRED = domain.TLS_SRTP_REQUIRED, "TLS signalling and SRTP media required"
 
 
 class Tenant(models.Model):
@@ -43,6 +51,12 @@ class Tenant(models.Model):
         blank=True,
         validators=[validate_networks],
         help_text="CIDR networks devices may register from; empty means anywhere.",
+    )
+    default_transport_policy = models.CharField(
+        max_length=20,
+        choices=TransportPolicy.choices,
+        default=TransportPolicy.ANY,
+        help_text="Transport policy of the devices that do not set their own.",
     )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)

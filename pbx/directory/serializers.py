@@ -6,7 +6,14 @@ from rest_framework import serializers
 
 from pbx.api.serializers import StrictSerializer
 from pbx.directory import domain
-from pbx.directory.models import ASSIGNABLE_ROLES, Extension, PhoneNumber, Tenant, User
+from pbx.directory.models import (
+    ASSIGNABLE_ROLES,
+    Extension,
+    PhoneNumber,
+    Tenant,
+    TransportPolicy,
+    User,
+)
 from pbx.object_ids import parse_id
 
 
@@ -88,6 +95,7 @@ class TenantOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
             "max_devices_per_user",
             "max_ring_seconds",
             "allowed_registration_networks",
+            "default_transport_policy",
             "is_active",
             "created_at",
         )
@@ -101,6 +109,12 @@ class TenantCreateInput(StrictSerializer):
     max_devices_per_user = serializers.IntegerField(min_value=1, max_value=100, default=10)
     max_ring_seconds = serializers.IntegerField(min_value=10, max_value=600, default=180)
     allowed_registration_networks = NetworkListField()
+    default_transport_policy = serializers.ChoiceField(
+        choices=TransportPolicy.choices,
+        default=TransportPolicy.ANY,
+        help_text="Transport policy of devices that inherit it: `tls_srtp_required` (the "
+        "engine refuses them over UDP, TCP and WS) or `any`.",
+    )
 
 
 class TenantUpdateInput(StrictSerializer):
@@ -111,6 +125,12 @@ class TenantUpdateInput(StrictSerializer):
     max_devices_per_user = serializers.IntegerField(min_value=1, max_value=100, required=False)
     max_ring_seconds = serializers.IntegerField(min_value=10, max_value=600, required=False)
     allowed_registration_networks = NetworkListField()
+    default_transport_policy = serializers.ChoiceField(
+        choices=TransportPolicy.choices,
+        required=False,
+        help_text="Transport policy of devices that inherit it: `tls_srtp_required` (the "
+        "engine refuses them over UDP, TCP and WS) or `any`.",
+    )
 
 
 class PlatformTenantUpdateInput(TenantUpdateInput):

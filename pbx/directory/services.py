@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from pbx.directory import domain, generations
-from pbx.directory.models import Extension, PhoneNumber, Tenant, User
+from pbx.directory.models import Extension, PhoneNumber, Tenant, TransportPolicy, User
 from pbx.directory.networks import InvalidNetwork, normalise_networks
 from pbx.errors import Conflict, DomainError
 from pbx.persistence import model_update, unique_violation_as
@@ -47,6 +47,7 @@ def tenant_create(
     max_devices_per_user: int = 10,
     max_ring_seconds: int = 180,
     allowed_registration_networks: Sequence[str] = (),
+    default_transport_policy: str = TransportPolicy.ANY,
 ) -> Tenant:
     tenant = Tenant(
         name=name,
@@ -55,6 +56,7 @@ def tenant_create(
         max_devices_per_user=max_devices_per_user,
         max_ring_seconds=max_ring_seconds,
         allowed_registration_networks=_networks(allowed_registration_networks),
+        default_transport_policy=default_transport_policy,
     )
     tenant.full_clean(exclude=["sip_domain"])
     with _sip_domain_unique():
@@ -86,6 +88,7 @@ def tenant_update(*, tenant: Tenant, data: Mapping[str, Any]) -> Tenant:
                 "max_devices_per_user",
                 "max_ring_seconds",
                 "allowed_registration_networks",
+                "default_transport_policy",
                 "is_active",
             },
         )

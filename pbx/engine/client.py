@@ -41,6 +41,7 @@ class EngineContact:
     contact: str
     expires: int  # seconds left
     user_agent: str
+    transport: str = ""  # of the socket it registered on: udp, tcp, tls, ws, wss
 
 
 class EngineClient(Protocol):
@@ -142,6 +143,7 @@ class KamailioJsonRpc:
                             contact=str(contact.get("Address", "")),
                             expires=_seconds(contact.get("Expires")),
                             user_agent=str(contact.get("User-Agent", ""))[:200],
+                            transport=str(contact.get("Socket") or "").partition(":")[0][:8],
                         )
                     )
         return found

@@ -218,6 +218,7 @@ class RegistrationEvent:
     user_agent: str = ""
     reason: str = ""
     method: str = "REGISTER"  # a refusal's request: REGISTER or INVITE
+    detail: str = ""  # a refusal's particulars, e.g. "transport policy tls_srtp_required: ..."
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,6 +295,7 @@ def _registration_event(kind: EventType, raw: Mapping[str, Any]) -> Registration
         user_agent=_clip(raw, "user_agent", 200),
         reason=_clip(raw, "reason", 40),
         method=_method(raw),
+        detail=_clip(raw, "detail", 200),
     )
 
 

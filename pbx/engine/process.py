@@ -30,6 +30,7 @@ class EngineProcess:
     process: subprocess.Popen[bytes]
     log_path: Path
     rpc_via: str = ""  # the JSON-RPC URL when the engine runs in another network namespace
+    tls_port: int | None = None
 
     @property
     def rpc_url(self) -> str:
@@ -138,6 +139,49 @@ class EdgeLimits:
         ]
 
 
+@dataclass(frozen=True)
+class TlsListener:
+    """SIP over TLS (deploy/kamailio/parts/tls.cfg): the port and the PEM certificate (chain)
+    and private key, from the environment (`PBX_SIP_TLS_PORT`, `PBX_TLS_CERTIFICATE`,
+    `PBX_TLS_PRIVATE_KEY`) in `make run` and production. No certificate: no TLS listener."""
+
+    certificate: Path
+    private_key: Path
+    port: int = 5061
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> "TlsListener | None":
+        certificate = environ.get("PBX_TLS_CERTIFICATE", "")
+        private_key = environ.get("PBX_TLS_PRIVATE_KEY", "")
+        if not certificate and not private_key:
+            return None
+        if not certificate or not private_key:
+            raise EngineStartError("PBX_TLS_CERTIFICATE and PBX_TLS_PRIVATE_KEY go together")
+        port = environ.get("PBX_SIP_TLS_PORT", "")
+        return cls(
+            certificate=Path(certificate),
+            private_key=Path(private_key),
+            port=int(port) if port else cls.port,
+        )
+
+    def engine_args(self, host: str, advertised_host: str = "") -> list[str]:
+        """`advertised_host`: the public address behind a 1:1 NAT (with this listener's port)."""
+        for path in (self.certificate, self.private_key):
+            if not path.is_file():
+                raise EngineStartError(f"TLS: {path} is not a file")
+        advertised = f" advertise {advertised_host}:{self.port}" if advertised_host else ""
+        return [
+            "-A",
+            "WITH_TLS",
+            "-A",
+            f"LISTEN_TLS=tls:{host}:{self.port}{advertised}",
+            "-A",
+            f'TLS_CERTIFICATE="{self.certificate}"',
+            "-A",
+            f'TLS_PRIVATE_KEY="{self.private_key}"',
+        ]
+
+
 def start_engine(
     *,
     db_url: str,
@@ -155,6 +199,7 @@ def start_engine(
     advertise: str = "",
     netns: str | None = None,
     rpc_via: str = "",
+    tls: TlsListener | None = None,
     startup_timeout: float = 15.0,
 ) -> EngineProcess:
     """`media_relay`: rtpengine's control socket ("udp:127.0.0.1:22222"), which anchors every
@@ -165,7 +210,7 @@ def start_engine(
     `keepalive` = (ping interval, drop after) in seconds: the engine pings every contact with
     OPTIONS and drops one that stops answering. None: no pings (test peers that play a
     fixed scenario would take an OPTIONS for an unexpected call). `edge`: the ban thresholds
-    (default EdgeLimits())."""
+    (default EdgeLimits()). `tls`: also listen for SIP over TLS (None: UDP and TCP only)."""
     binary = shutil.which("kamailio") or "/usr/sbin/kamailio"
     if not Path(binary).exists():
         raise EngineStartError("kamailio is not installed (deploy/kamailio/install.sh)")
@@ -203,6 +248,9 @@ def start_engine(
     if netns:
         args = ["ip", "netns", "exec", netns, *args]
     args += (edge or EdgeLimits()).engine_args()
+    if tls is not None:
+        advertised_host = advertise.rsplit(":", 1)[0] if ":" in advertise else advertise
+        args += tls.engine_args(host, advertised_host)
     if keepalive:
         args += [
             "-A",
@@ -212,7 +260,7 @@ def start_engine(
         ]
     log: IO[bytes] = log_path.open("wb")
     process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
-    engine = EngineProcess(host, port, process, log_path, rpc_via)
+    engine = EngineProcess(host, port, process, log_path, rpc_via, tls.port if tls else None)
     deadline = time.monotonic() + startup_timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

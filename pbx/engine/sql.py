@@ -2,10 +2,15 @@
 
 Kamailio never sees a plaintext secret: `kamailio_subscriber` exposes the HA1 digests of
 devices that may register right now (enabled, not revoked, owner active, organisation active),
-so a revoked device is refused on its next REGISTER even before the engine is told.
+so a revoked device is refused on its next REGISTER even before the engine is told, with
+what the engine enforces at the edge (allowed networks, transport policy).
 """
 
-SUBSCRIBER_VIEW = """
+# The view's versions: a migration creates each (views cannot be migrated by Django, and a
+# migration must keep creating what it created then). A change is a new version, a migration
+# that recreates the view with it, and SUBSCRIBER_VIEW pointing at it. Columns are only ever
+# appended (CREATE OR REPLACE VIEW keeps the existing ones in place).
+SUBSCRIBER_VIEW_V1 = """
 CREATE OR REPLACE VIEW kamailio_subscriber AS
 SELECT d.sip_username AS username,
        t.sip_domain AS domain,
@@ -20,6 +25,27 @@ JOIN directory_tenant t ON t.id = d.tenant_id
 JOIN directory_user u ON u.id = d.user_id
 WHERE d.enabled AND d.revoked_at IS NULL AND t.is_active AND u.is_active
 """
+
+# + the transport policy in force: the device's own, or its organisation's default (parts/tls.cfg)
+SUBSCRIBER_VIEW_V2 = """
+CREATE OR REPLACE VIEW kamailio_subscriber AS
+SELECT d.sip_username AS username,
+       t.sip_domain AS domain,
+       d.ha1 AS ha1,
+       d.ha1b AS ha1b,
+       d.id AS device_id,
+       CASE WHEN jsonb_array_length(d.allowed_networks) > 0
+              OR jsonb_array_length(t.allowed_registration_networks) > 0
+            THEN 1 ELSE 0 END AS network_limited,
+       CASE WHEN d.transport_policy = 'inherit' THEN t.default_transport_policy
+            ELSE d.transport_policy END AS transport_policy
+FROM devices_device d
+JOIN directory_tenant t ON t.id = d.tenant_id
+JOIN directory_user u ON u.id = d.user_id
+WHERE d.enabled AND d.revoked_at IS NULL AND t.is_active AND u.is_active
+"""
+
+SUBSCRIBER_VIEW = SUBSCRIBER_VIEW_V2
 
 REGISTRATION_ALLOWED_FUNCTION = """
 CREATE OR REPLACE FUNCTION pbx_registration_allowed(p_device_id bigint, p_address text)

@@ -18,7 +18,14 @@ from tempfile import TemporaryDirectory
 import httpx
 from django.conf import settings
 
-from pbx.engine.process import EngineProcess, free_port, postgres_url, start_engine
+from pbx.engine.media_relay import MediaRelaySettings, start_media_relay
+from pbx.engine.process import (
+    EngineProcess,
+    free_port,
+    free_udp_range,
+    postgres_url,
+    start_engine,
+)
 from tests import sip
 
 HERE = Path(__file__).resolve().parent
@@ -333,6 +340,12 @@ def call_rows() -> list[LoadResult]:
         uas, uas_port = _uas(workdir)
         django, django_url = start_django(str(connection.settings_dict["NAME"]), workdir)
         engine: EngineProcess | None = None
+        # the product's call path: every call's media anchored by the relay
+        low = free_udp_range(2000)
+        relay = start_media_relay(
+            MediaRelaySettings(port_min=low, port_max=low + 1999, control_port=free_port()),
+            log_path=workdir / "rtpengine.log",
+        )
         try:
             engine = start_engine(
                 db_url=postgres_url(connection.settings_dict),
@@ -340,6 +353,7 @@ def call_rows() -> list[LoadResult]:
                 token=settings.PBX_ENGINE_TOKEN,
                 workers=4,
                 log_path=workdir / "engine.log",
+                media_relay=relay.control.socket_spec,
             )
             sip_calls.register_contact(
                 engine,
@@ -367,11 +381,14 @@ def call_rows() -> list[LoadResult]:
                 concurrency=1.0,
             )
             results.append(
-                LoadResult("calls: PBX engine (route decision from Django)", rate, ratio)
+                LoadResult(
+                    "calls: PBX engine (route decision from Django, media relay)", rate, ratio
+                )
             )
         finally:
             if engine is not None:
                 engine.stop()
+            relay.stop()
             django.terminate()
         alone, port = start_alone(workdir, answering.device.ha1)
         try:

@@ -15,15 +15,16 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from devices import services
-from devices.models import Device, RegistrationFailure
+from devices.models import Device, Registration, RegistrationFailure
 from pbx.celery import app as celery_app
 from pbx.directory.models import User
 from pbx.edge.models import SourceBan
 from pbx.engine.client import KamailioJsonRpc
 from pbx.engine.process import EdgeLimits, EngineProcess, postgres_url, start_engine
 from pbx.tokens.services import api_session_open
+from routing.services import routing_document_set
 from tests import sip, sip_calls
-from tests.engine.office import Office, wait_for
+from tests.engine.office import Office, plan, wait_for
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -448,3 +449,59 @@ def test_a_flood_from_an_unknown_address_is_banned(
         assert answer_of(process, "127.0.0.10").startswith("SIP/2.0 401")  # others unaffected
     finally:
         process.stop()
+
+
+def test_a_device_cannot_point_the_engines_invites_at_another_address(
+    engine: EngineProcess, tmp_path: Path
+) -> None:
+    """A valid device registers a Contact at someone else's address (a reflection attack: every
+    call to it would send INVITEs there). The engine saves where the REGISTER came from and
+    calls go there; the named address gets nothing."""
+    office = Office(engine, tmp_path)
+    issued = services.device_create(user=office.callee, kind=Device.Kind.DESK_PHONE, label="Liar")
+    routing_document_set(
+        user=office.callee,
+        document=plan((5, "add", [issued.device.pk]), final={"action": "unavailable"}),
+    )
+    victim = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    victim.bind(("127.0.0.77", 0))
+    own = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    own.bind(("127.0.0.1", 0))
+    own_port = own.getsockname()[1]
+    own.close()  # sipp registers from it, then it listens again for the INVITE
+    scenario = sip.REGISTER.format(
+        username=issued.device.sip_username,
+        domain=office.domain,
+        secret=issued.secret,
+        expect=200,
+        expires=600,
+        user_agent="liar",
+    ).replace(
+        "@[local_ip]:[local_port];transport=[transport]>",
+        f"@127.0.0.77:{victim.getsockname()[1]}>",
+    )
+    assert sip.run_sipp(engine, scenario, tmp_path, local_port=own_port).ok
+    (contact,) = KamailioJsonRpc(engine.rpc_url).registrations(
+        aor=f"{issued.device.sip_username}@{office.domain}"
+    )
+    assert contact["Received"] == f"sip:127.0.0.1:{own_port}", contact
+    wait_for(lambda: Registration.objects.filter(device=issued.device).exists())
+    own = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    own.bind(("127.0.0.1", own_port))
+    for sink in (own, victim):
+        sink.settimeout(0.2)
+
+    office.call(expect=480)
+
+    def invites(sink: socket.socket) -> int:
+        count = 0
+        try:
+            while True:
+                count += sink.recv(65535).startswith(b"INVITE ")
+        except TimeoutError:
+            return count
+
+    assert invites(own) >= 1
+    assert invites(victim) == 0
+    own.close()
+    victim.close()

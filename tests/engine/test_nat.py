@@ -200,12 +200,12 @@ PHONE_REGISTERS = """<?xml version="1.0" encoding="ISO-8859-1" ?>
   <send retrans="500"><![CDATA[
 
       REGISTER sip:{domain} SIP/2.0
-      Via: SIP/2.0/UDP [local_ip]:[local_port];branch=[branch]
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
       From: <sip:{username}@{domain}>;tag=[pid]SIPpTag00[call_number]
       To: <sip:{username}@{domain}>
       Call-ID: [call_id]
       CSeq: 1 REGISTER
-      Contact: <sip:{username}@[local_ip]:[local_port]>
+      Contact: <sip:{username}@[local_ip]:[local_port];transport=[transport]>
       Max-Forwards: 70
       Expires: 600
       User-Agent: sipp-behind-nat
@@ -216,12 +216,12 @@ PHONE_REGISTERS = """<?xml version="1.0" encoding="ISO-8859-1" ?>
   <send retrans="500"><![CDATA[
 
       REGISTER sip:{domain} SIP/2.0
-      Via: SIP/2.0/UDP [local_ip]:[local_port];branch=[branch]
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
       From: <sip:{username}@{domain}>;tag=[pid]SIPpTag00[call_number]
       To: <sip:{username}@{domain}>
       Call-ID: [call_id]
       CSeq: 2 REGISTER
-      Contact: <sip:{username}@[local_ip]:[local_port]>
+      Contact: <sip:{username}@[local_ip]:[local_port];transport=[transport]>
       [authentication username={username} password={secret}]
       Max-Forwards: 70
       Expires: 600
@@ -266,7 +266,7 @@ PHONE_ANSWERS = (
       [last_Call-ID:]
       [last_CSeq:]
       [last_Record-Route:]
-      Contact: <sip:phone@[local_ip]:[local_port]>
+      Contact: <sip:phone@[local_ip]:[local_port];transport=[transport]>
       Content-Length: 0
 
   ]]></send>
@@ -279,7 +279,7 @@ PHONE_ANSWERS = (
       [last_Call-ID:]
       [last_CSeq:]
       [last_Record-Route:]
-      Contact: <sip:phone@[local_ip]:[local_port]>
+      Contact: <sip:phone@[local_ip]:[local_port];transport=[transport]>
       Content-Type: application/sdp
       Content-Length: [len]
 
@@ -360,7 +360,11 @@ def tone_file(workdir: Path, hz: int, seconds: float) -> Path:
     return path
 
 
-def start_phone(lab: Lab, who: Parties, *, stay_ms: int = 20000) -> subprocess.Popen[bytes]:
+def start_phone(
+    lab: Lab, who: Parties, *, stay_ms: int = 20000, tcp: bool = False
+) -> subprocess.Popen[bytes]:
+    """The phone behind the router; over TCP (`tcp`) it keeps the one connection it opened,
+    and nothing can connect to it from outside (the router has no mapping for that)."""
     answers = lab.workdir / "phone-answers.xml"
     answers.write_text(
         PHONE_ANSWERS.replace("{tone}", str(tone_file(lab.workdir, PHONE_TONE_HZ, 2.5)))
@@ -377,7 +381,7 @@ def start_phone(lab: Lab, who: Parties, *, stay_ms: int = 20000) -> subprocess.P
         "phone",
         port=PHONE_SIP_PORT,
         media_port=PHONE_MEDIA_PORT,
-        extra=("-oocsf", str(answers)),
+        extra=("-oocsf", str(answers), *(("-t", "t1") if tcp else ())),
     )
 
 
@@ -535,3 +539,24 @@ def test_the_engine_keeps_an_idle_nat_mapping_open(lab: Lab) -> None:
     assert "INVITE sip:" in received  # (without the pings the call goes to voicemail instead)
     assert "BYE sip:" in received
     assert received.count("OPTIONS sip:") >= NAT_IDLE_S * 2 // KEEPALIVE_S - 1
+
+
+def test_a_phone_behind_nat_on_tcp_is_called_over_the_connection_it_registered_on(
+    lab: Lab,
+) -> None:
+    """Through a NAT nobody can open a connection to the phone: the call must come back over
+    the TCP connection its REGISTER came in on."""
+    who = parties()
+    phone = start_phone(lab, who, stay_ms=15000, tcp=True)
+    wait_for(lambda: Registration.objects.filter(device=who.phone_device).exists(), timeout=10)
+    received = received_address(registered_contact(lab, who))
+    assert received.startswith(f"sip:{netlab.ROUTER_WAN}:"), received
+    assert received.endswith(";transport=tcp"), received
+
+    caller = start_caller(lab, who, role="far", address=netlab.FAR_ADDRESS, talk_ms=500)
+    assert caller.wait(timeout=40) == 0, lab.messages("caller-far") + lab.engine.log()[-3000:]
+    phone.terminate()
+    messages = lab.messages("phone")
+    assert "TCP message received" in messages
+    assert "INVITE sip:" in messages
+    assert "BYE sip:" in messages

@@ -89,6 +89,7 @@ def test_refused_registrations(engine: EngineProcess, sip_dir: Path, case: str) 
     assert result.ok, result.output
     failure = wait_for(lambda: RegistrationFailure.objects.filter(username=username).first())
     assert failure.reason == "bad_credentials"
+    assert failure.detail == ""
     assert failure.source_address == "127.0.0.1"
     assert failure.device_id == (None if case == "unknown_user" else device.pk)
     assert not Registration.objects.filter(device=device).exists()

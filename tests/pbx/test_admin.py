@@ -5,7 +5,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from devices.models import Device, RegistrationFailure
+from devices.models import Device, Registration, RegistrationFailure
+from pbx.audit.models import AuditEntry
 from pbx.directory.models import User
 from pbx.edge.models import SourceBan
 from pbx.tokens.models import ApiSession
@@ -79,6 +80,7 @@ def test_adding_a_device_in_admin_issues_credentials_once(
             "user": member.pk,
             "kind": "desk_phone",
             "label": "Reception",
+            "transport_policy": "tls_srtp_required",
             "mac_address": "00:1a:2b:3c:4d:5e",
             "model": "T54W",
             "allowed_networks": "[]",
@@ -92,6 +94,7 @@ def test_adding_a_device_in_admin_issues_credentials_once(
 
     assert response.status_code == 200
     device = Device.objects.get()
+    assert device.transport_policy == "tls_srtp_required"
     message = re.search(r"secret (\w{24})", response.content.decode())
     assert message is not None
     from devices.domain.credentials import digest_credentials
@@ -133,6 +136,43 @@ def test_revoke_action(staff_client: Client, member: User) -> None:
 
     device.refresh_from_db()
     assert device.state == "revoked"
+
+
+def test_requiring_tls_in_admin_drops_a_registration_over_udp(
+    staff_client: Client, member: User
+) -> None:
+    device = make_device(member)
+    Registration.objects.create(
+        device=device,
+        contact="sip:x@192.0.2.7:5060",
+        transport="udp",
+        expires_at=timezone.now() + timedelta(minutes=5),
+    )
+
+    response = staff_client.post(
+        f"/admin/devices/device/{device.pk}/change/",
+        {
+            "user": member.pk,
+            "kind": device.kind,
+            "label": device.label,
+            "enabled": "on",
+            "transport_policy": "tls_srtp_required",
+            "allowed_networks": "[]",
+            "mac_address": "",
+            "model": "",
+            "push_binding-TOTAL_FORMS": "0",
+            "push_binding-INITIAL_FORMS": "0",
+            "registrations-TOTAL_FORMS": "0",
+            "registrations-INITIAL_FORMS": "0",
+        },
+    )
+
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    device.refresh_from_db()
+    assert device.transport_policy == "tls_srtp_required"
+    assert not Registration.objects.filter(device=device).exists()
+    entry = AuditEntry.objects.get(object_id=str(device.pk), action="update")
+    assert entry.changes["transport_policy"] == {"before": "inherit", "after": "tls_srtp_required"}
 
 
 def test_deactivating_in_admin_revokes_api_sessions(staff_client: Client, member: User) -> None:

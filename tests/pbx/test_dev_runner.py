@@ -73,3 +73,35 @@ def test_falls_back_and_says_so(runner: ModuleType, monkeypatch, capsys) -> None
     out = capsys.readouterr().out
     assert "PostgreSQL unreachable: FALLING BACK to SQLite" in out
     assert "Redis unreachable: FALLING BACK" in out
+
+
+def test_the_engine_gets_a_development_certificate_once(runner: ModuleType, tmp_path: Path) -> None:
+    first = runner.dev_tls({}, tmp_path / "tls")
+    certificate = (tmp_path / "tls" / "sip.crt").read_bytes()
+    again = runner.dev_tls({"PBX_SIP_TLS_PORT": "6061"}, tmp_path / "tls")
+
+    assert first is not None
+    assert again is not None
+    assert (first.certificate, first.private_key, first.port) == (
+        tmp_path / "tls" / "sip.crt",
+        tmp_path / "tls" / "sip.key",
+        5061,
+    )
+    assert again.port == 6061
+    assert (tmp_path / "tls" / "sip.crt").read_bytes() == certificate  # kept, not remade
+    assert certificate.startswith(b"-----BEGIN CERTIFICATE-----")
+    assert (tmp_path / "tls" / "sip.key").stat().st_mode & 0o077 == 0
+
+
+def test_configured_certificate_paths_win(runner: ModuleType, tmp_path: Path, capsys) -> None:
+    configured = runner.dev_tls(
+        {"PBX_TLS_CERTIFICATE": "/etc/le/fullchain.pem", "PBX_TLS_PRIVATE_KEY": "/etc/le/key.pem"},
+        tmp_path / "tls",
+    )
+    half = runner.dev_tls({"PBX_TLS_CERTIFICATE": "/etc/le/fullchain.pem"}, tmp_path / "tls")
+
+    assert configured is not None
+    assert str(configured.certificate) == "/etc/le/fullchain.pem"
+    assert not (tmp_path / "tls").exists()
+    assert half is None
+    assert "PBX_TLS_CERTIFICATE and PBX_TLS_PRIVATE_KEY go together" in capsys.readouterr().out

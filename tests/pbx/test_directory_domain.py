@@ -6,6 +6,7 @@ from pbx.directory.domain import (
     InvalidValue,
     normalise_e164,
     normalise_sip_domain,
+    transport_allowed,
     validate_extension_number,
     validate_time_zone,
 )
@@ -68,3 +69,20 @@ def test_time_zones() -> None:
     assert validate_time_zone("America/New_York") == "America/New_York"
     with pytest.raises(InvalidValue):
         validate_time_zone("Europe/Atlantis")
+
+
+@pytest.mark.parametrize(
+    ("policy", "transport", "allowed"),
+    [
+        ("any", "udp", True),
+        ("any", "tls", True),
+        ("tls_srtp_required", "udp", False),
+        ("tls_srtp_required", "tcp", False),
+        ("tls_srtp_required", "ws", False),
+        ("tls_srtp_required", "tls", True),
+        ("tls_srtp_required", "TLS", True),
+        ("tls_srtp_required", "wss", True),
+    ],
+)
+def test_which_transports_a_policy_allows(policy: str, transport: str, allowed: bool) -> None:
+    assert transport_allowed(policy=policy, transport=transport) is allowed

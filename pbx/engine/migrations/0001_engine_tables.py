@@ -6,7 +6,7 @@ from pbx.engine import sql
 def create(apps, schema_editor):  # type: ignore[no-untyped-def]
     if schema_editor.connection.vendor != "postgresql":
         return  # the engine needs PostgreSQL; the SQLite fallback of `make run` has no engine
-    for statement in (sql.LOCATION_TABLE, sql.SUBSCRIBER_VIEW, sql.REGISTRATION_ALLOWED_FUNCTION):
+    for statement in (sql.LOCATION_TABLE, sql.SUBSCRIBER_VIEW_V1, sql.REGISTRATION_ALLOWED_FUNCTION):
         schema_editor.execute(statement)
 
 
