@@ -20,8 +20,15 @@ from django.db import connection
 
 from devices.models import Device, Registration
 from pbx.engine.media_relay import MediaRelayProcess, stream_counts
-from pbx.engine.process import EngineProcess, free_port, postgres_url, start_engine
+from pbx.engine.process import (
+    EngineProcess,
+    TlsListener,
+    free_port,
+    postgres_url,
+    start_engine,
+)
 from tests import sip_calls as sip
+from tests.engine.conftest import tls_files  # noqa: F401 - the engine's certificate (fixture)
 from tests.engine.office import Office, wait_for
 from tests.factories import PASSWORD
 from tests.netlab import Datagram, read_pcap
@@ -35,6 +42,7 @@ MEDIA_ARGS = [
     "--use-fake-ui-for-media-stream",
     "--use-fake-device-for-media-stream",
     "--allow-loopback-in-peer-connection",
+    "--ignore-certificate-errors",  # the engine's self-signed certificate (wss://)
 ]
 CALLER_TONE_HZ = 700
 TCPDUMP = shutil.which("tcpdump") or "/usr/bin/tcpdump"
@@ -87,6 +95,23 @@ def engine_port() -> int:
 
 
 @pytest.fixture(scope="module")
+def engine_tls(tls_files: tuple[Path, Path]) -> TlsListener:  # noqa: F811
+    certificate, private_key = tls_files
+    return TlsListener(certificate=certificate, private_key=private_key, port=free_port())
+
+
+@pytest.fixture(scope="module")
+def wss_site(
+    django_db_setup: None, tmp_path_factory: pytest.TempPathFactory, engine_tls: TlsListener
+) -> Iterator[str]:
+    """The product, pointing its softphone page at the engine's TLS listener (wss://)."""
+    with serve(
+        tmp_path_factory, {"PBX_SIP_WEBSOCKET_URL": f"wss://127.0.0.1:{engine_tls.port}"}
+    ) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
 def site(
     django_db_setup: None, tmp_path_factory: pytest.TempPathFactory, engine_port: int
 ) -> Iterator[str]:
@@ -95,7 +120,9 @@ def site(
         yield url
 
 
-def _start(site: str, port: int, relay: MediaRelayProcess, log_dir: Path) -> EngineProcess:
+def _start(
+    site: str, port: int, relay: MediaRelayProcess, tls: TlsListener, log_dir: Path
+) -> EngineProcess:
     return start_engine(
         db_url=postgres_url(connection.settings_dict),
         django_url=site,
@@ -104,6 +131,7 @@ def _start(site: str, port: int, relay: MediaRelayProcess, log_dir: Path) -> Eng
         workers=2,
         log_path=log_dir / f"kamailio-{time.monotonic_ns()}.log",
         media_relay=relay.control.socket_spec,
+        tls=tls,
     )
 
 
@@ -112,16 +140,20 @@ def engine(
     site: str,
     engine_port: int,
     media_relay: MediaRelayProcess,
+    engine_tls: TlsListener,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[EngineProcess]:
-    process = _start(site, engine_port, media_relay, tmp_path_factory.mktemp("kamailio"))
+    log_dir = tmp_path_factory.mktemp("kamailio")
+    process = _start(site, engine_port, media_relay, engine_tls, log_dir)
     yield process
     process.stop()
 
 
-def restart(engine: EngineProcess, site: str, relay: MediaRelayProcess, log_dir: Path) -> None:
-    """Start the module's engine again on its port (the same object, for the fixtures)."""
-    fresh = _start(site, engine.port, relay, log_dir)
+def restart(
+    engine: EngineProcess, site: str, relay: MediaRelayProcess, tls: TlsListener, log_dir: Path
+) -> None:
+    """Start the module's engine again on its ports (the same object, for the fixtures)."""
+    fresh = _start(site, engine.port, relay, tls, log_dir)
     engine.process, engine.log_path = fresh.process, fresh.log_path
 
 
@@ -192,6 +224,27 @@ class Caller:
     def heard(self) -> list[Datagram]:
         """RTP that reached the caller's media port (after `wait`)."""
         return [d for d in read_pcap(self.capture_path) if len(d.payload) >= 12]
+
+
+def test_over_wss_the_browser_registers_answers_and_hears_the_caller(
+    engine: EngineProcess, wss_site: str, browser: Browser, sip_dir: Path
+) -> None:
+    office = Office(engine, sip_dir)
+    phone = open_softphone(browser, wss_site, office)
+    page = browser.page
+
+    registration = wait_for(lambda: Registration.objects.filter(device=phone).first())
+    assert registration.transport == "wss"  # type: ignore[attr-defined]
+    caller = Caller(engine, talking_caller(office, sip_dir), sip_dir)
+    page.wait_for_selector("#incoming:not([hidden])")  # type: ignore[attr-defined]
+    page.get_by_role("button", name="Answer").click()  # type: ignore[attr-defined]
+    heard = page.locator("#call-audio")  # type: ignore[attr-defined]
+    wait_for(lambda: int(heard.get_attribute("data-packets-received") or 0) >= 50, timeout=15)
+    page.get_by_role("button", name="Hang up").click()  # type: ignore[attr-defined]
+
+    assert caller.wait().ok
+    voice = [d for d in caller.heard() if d.payload[1] & 0x7F == 0]
+    assert len(voice) >= 50, len(voice)
 
 
 def open_softphone(browser: Browser, site: str, office: Office) -> Device:
@@ -361,6 +414,7 @@ def test_a_dropped_socket_says_so_and_the_phone_registers_again(
     browser: Browser,
     sip_dir: Path,
     media_relay: MediaRelayProcess,
+    engine_tls: TlsListener,
 ) -> None:
     office = Office(engine, sip_dir)
     open_softphone(browser, site, office)
@@ -375,7 +429,7 @@ def test_a_dropped_socket_says_so_and_the_phone_registers_again(
         assert page.locator("#softphone").get_attribute("data-state") == "disconnected"  # type: ignore[attr-defined]
         browser.shot("softphone-socket-dropped")
     finally:
-        restart(engine, site, media_relay, sip_dir)
+        restart(engine, site, media_relay, engine_tls, sip_dir)
     page.wait_for_selector("#softphone[data-state='registered']", timeout=20000)  # type: ignore[attr-defined]
     assert page.locator("#phone-alert").is_hidden()  # type: ignore[attr-defined]
     # Chromium reports each refused reconnection attempt on the console: expected here.
