@@ -240,6 +240,8 @@ def test_over_wss_the_browser_registers_answers_and_hears_the_caller(
     page.get_by_role("button", name="Answer").click()  # type: ignore[attr-defined]
     heard = page.locator("#call-audio")  # type: ignore[attr-defined]
     wait_for(lambda: int(heard.get_attribute("data-packets-received") or 0) >= 50, timeout=15)
+    # and has sent enough of its own for the caller's count below (its first packets may lag)
+    wait_for(lambda: int(heard.get_attribute("data-packets-sent") or 0) >= 75, timeout=15)
     page.get_by_role("button", name="Hang up").click()  # type: ignore[attr-defined]
 
     assert caller.wait().ok
@@ -302,6 +304,8 @@ def test_the_browser_registers_rings_with_the_desk_phone_answers_talks_and_hangs
     # audio both ways: the browser receives the caller's tone through the relay (WebRTC stats)
     heard = page.locator("#call-audio")  # type: ignore[attr-defined]
     wait_for(lambda: int(heard.get_attribute("data-packets-received") or 0) >= 50, timeout=15)
+    # and has sent enough of its own for the caller's count below (its first packets may lag)
+    wait_for(lambda: int(heard.get_attribute("data-packets-sent") or 0) >= 75, timeout=15)
     assert heard.inner_text() == "Audio: connected"
     held = media_relay.control.query(call_id_of(desk))
     mute = page.locator("#mute")  # type: ignore[attr-defined]
