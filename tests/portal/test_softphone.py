@@ -466,6 +466,8 @@ def test_a_denied_microphone_says_so(
     office = Office(engine, sip_dir)
     open_softphone(no_microphone_browser, site, office)
     page = no_microphone_browser.page
+    # nothing refused yet: the browser asks when the microphone is first wanted
+    assert page.locator("#phone-alert").is_hidden()  # type: ignore[attr-defined]
 
     page.get_by_label("Call an extension").fill("202")  # type: ignore[attr-defined]
     page.get_by_role("button", name="Call", exact=True).click()  # type: ignore[attr-defined]
@@ -476,3 +478,5 @@ def test_a_denied_microphone_says_so(
         "settings to make or answer calls."
     )
     assert page.locator("#softphone").get_attribute("data-state") == "registered"  # type: ignore[attr-defined]
+    # no call was attempted without a microphone
+    assert page.locator("#in-call").is_hidden()  # type: ignore[attr-defined]
