@@ -4,11 +4,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# the browser softphone's SIP library, bundled from npm (deploy/scripts/install-web.sh)
+WEB := pbx/portal/npm
+JSSIP := pbx/portal/static/portal/vendor/jssip.min.js
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo -n)
 
 .PHONY: install services run test lint format bench clean
 
-install: $(STAMP)
+install: $(STAMP) $(JSSIP)
 
 # A fresh Debian's python3 has no venv module (python3.11 only suggests python3-venv).
 $(STAMP): pyproject.toml
@@ -19,6 +22,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+$(JSSIP): $(WEB)/package.json $(WEB)/package-lock.json $(WEB)/jssip-entry.js
+	bash deploy/scripts/install-web.sh
 
 services:
 	bash deploy/scripts/ensure-services.sh
@@ -47,4 +53,4 @@ bench: install services
 	$(BIN)/python -m tests.bench
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var $(WEB)/node_modules $(dir $(JSSIP)) .pytest_cache .mypy_cache .ruff_cache

@@ -220,3 +220,26 @@ def device_revoke(*, device: Device) -> Device:
         _drop_from_engine(device)
         _publish(device, "device.revoked")
     return device
+
+
+WEB_SOFTPHONE_LABEL = "Web softphone"
+
+
+@transaction.atomic
+def web_softphone_ensure(*, user: User) -> tuple[Device, bool]:
+    """The person's browser softphone (the portal's Softphone page), created on first use: one
+    per person. A revoked one is replaced by a new device (new credentials); a disabled one is
+    returned as it is (the caller refuses to use it). Returns (device, created). The secret
+    generated for a new one is dropped: the browser authenticates with the stored HA1."""
+    # Lock the user row: two first visits at once (two tabs) must not make two devices.
+    owner = User.objects.select_for_update(of=("self",)).get(pk=user.pk)
+    existing = (
+        Device.objects.filter(user=owner, kind=Device.Kind.WEB_SOFTPHONE, revoked_at__isnull=True)
+        .select_related("tenant")
+        .order_by("created_at", "id")
+        .first()
+    )
+    if existing is not None:
+        return existing, False
+    issued = device_create(user=owner, kind=Device.Kind.WEB_SOFTPHONE, label=WEB_SOFTPHONE_LABEL)
+    return issued.device, True

@@ -7,6 +7,7 @@ PostgreSQL and Redis.
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import django_stubs_ext
 import environ
@@ -227,16 +228,32 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Where browsers reach the engine's SIP over WebSocket (the portal's softphone, JsSIP): ws:// on
+# the engine's TCP listener, wss:// on a TLS one (production: wss behind the real certificate;
+# unset there, the Softphone page says it is not set up).
+PBX_SIP_WEBSOCKET_URL = env.str(
+    "PBX_SIP_WEBSOCKET_URL", default="" if IS_PRODUCTION else "ws://127.0.0.1:5060"
+)
+
+
+def _websocket_origin(url: str) -> list[str]:
+    """The CSP source for the engine's WebSocket: its scheme, host and port (any path)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("ws", "wss") or not parts.netloc:
+        return []
+    return [f"{parts.scheme}://{parts.netloc}"]
+
+
 # The portal and the admin load scripts and styles from /static/ only (no inline script or
 # style), talk to the API with fetch() and to /ws/events over a WebSocket on the same origin
-# ('self' covers ws:/wss: there); the QR code is inline SVG markup. The API docs relax
-# style-src for their own pages (pbx/api/urls.py).
+# ('self' covers ws:/wss: there), and the softphone to the engine's WebSocket; the QR code is
+# inline SVG markup. The API docs relax style-src for their own pages (pbx/api/urls.py).
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
         "script-src": [SELF],
         "style-src": [SELF],
-        "connect-src": [SELF],
+        "connect-src": [SELF, *_websocket_origin(PBX_SIP_WEBSOCKET_URL)],
         "object-src": [NONE],
         "base-uri": [NONE],
         "form-action": [SELF],

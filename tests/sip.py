@@ -69,9 +69,10 @@ def run_sipp(
     source: str = "127.0.0.1",
     calls: int = 1,
     rate: int = 10,
+    media_port: int | None = None,
 ) -> SippResult:
     """Run `calls` calls of `scenario` (at `rate` per second) from the address `source`;
-    `wait_ms` is the longest silence sipp accepts."""
+    `wait_ms` is the longest silence sipp accepts; `media_port`: sipp's RTP port."""
     name = f"scenario-{free_port()}"
     path = workdir / f"{name}.xml"
     path.write_text(scenario)
@@ -99,6 +100,8 @@ def run_sipp(
         "-message_file",
         str(log),
     ]
+    if media_port is not None:
+        args += ["-mp", str(media_port)]
     completed = subprocess.run(  # noqa: S603 - a test runs its own scenario
         args, capture_output=True, text=True, timeout=timeout + 10, cwd=workdir, check=False
     )

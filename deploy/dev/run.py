@@ -68,6 +68,8 @@ def choose_environment() -> dict[str, str]:
     env.setdefault("DJANGO_SETTINGS_MODULE", "pbx.settings")
     database_url = env.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/pbx")
     redis_url = env.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
+    # the portal's softphone reaches the engine started below over SIP WebSocket (its TCP port)
+    env.setdefault("PBX_SIP_WEBSOCKET_URL", f"ws://{HOST}:{os.environ.get('PBX_SIP_PORT', '5060')}")
 
     if database_url.startswith("postgres") and not (
         reachable(database_url, 5432) and postgres_ready(database_url)
@@ -176,7 +178,10 @@ def start_dev_engine(
         )
         return None
     env["PBX_ENGINE_RPC_URL"] = engine.rpc_url
-    print(f"[run] SIP engine (Kamailio) on udp/tcp {HOST}:{port}, log var/kamailio.log")
+    print(
+        f"[run] SIP engine (Kamailio) on udp/tcp {HOST}:{port} (browsers: ws://{HOST}:{port}), "
+        "log var/kamailio.log"
+    )
     if tls is not None:
         print(f"[run] SIP over TLS on {HOST}:{tls.port} (certificate {tls.certificate})")
     return engine

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Install the signaling engine and the SIP test peer from Debian's packages (idempotent).
 set -euo pipefail
+# kamailio-websocket-modules: SIP over WebSocket for browsers (the portal's softphone).
 # espeak-ng speaks the voicemail agent's default prompts; rtpengine-daemon is the media relay
 # (userspace forwarding, no kernel module needed). iproute2, nftables, socat and tcpdump build
 # and observe the simulated NAT of the tests (network namespaces). kamailio-tls-modules: SIP
 # over TLS (parts/tls.cfg); openssl makes the development certificate.
 packages=(kamailio kamailio-extra-modules kamailio-postgres-modules kamailio-utils-modules
-  kamailio-tls-modules openssl rtpengine-daemon sip-tester espeak-ng iproute2 nftables socat tcpdump)
+  kamailio-tls-modules kamailio-websocket-modules openssl rtpengine-daemon sip-tester espeak-ng
+  iproute2 nftables socat tcpdump)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

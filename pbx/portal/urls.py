@@ -4,7 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from pbx.accounts import views as sign_in_views
-from pbx.portal import views
+from pbx.portal import softphone, views
 
 app_name = "portal"
 
@@ -25,4 +25,6 @@ urlpatterns = [
     path("schedules/", views.schedules, name="schedules"),
     path("voicemail/", views.voicemail, name="voicemail"),
     path("calls/", views.calls, name="calls"),
+    path("softphone/", softphone.softphone, name="softphone"),
+    path("softphone/account", softphone.softphone_account, name="softphone-account"),
 ]

@@ -48,13 +48,18 @@ class Office:
         *,
         django_up: bool = True,
         owner: User | None = None,
+        scenario: str | None = None,
         **options: int,
     ) -> sip.Device:
-        """A device of the called person, registered with a sipp peer that acts as `behaviour`.
-        With Django down the engine still takes the REGISTER, but no event reaches Django."""
+        """A device of the called person, registered with a sipp peer that acts as `behaviour`
+        (or plays `scenario`). With Django down the engine still takes the REGISTER, but no
+        event reaches Django."""
         issued = services.device_create(user=owner or self.callee, kind=kind, label=label)
         peer = sip.start_device(
-            self.engine, self.workdir, label, sip.device_scenario(behaviour, **options)
+            self.engine,
+            self.workdir,
+            label,
+            scenario or sip.device_scenario(behaviour, **options),
         )
         self._register(issued, peer.port, django_up=django_up)
         return peer

@@ -25,6 +25,9 @@ CSP = {
     "form-action": "'self'",
     "frame-ancestors": "'none'",
 }
+# Outside production the softphone's engine WebSocket defaults to the local engine (the
+# production test sets no PBX_SIP_WEBSOCKET_URL: nothing is added there).
+CSP_LOCAL = CSP | {"connect-src": "'self' ws://127.0.0.1:5060"}
 
 
 def policy(header: str) -> dict[str, str]:
@@ -43,7 +46,13 @@ def production(*args: str) -> subprocess.CompletedProcess[str]:
         "PBX_ALLOWED_HOSTS": "pbx.example.com",
         "PBX_CSRF_TRUSTED_ORIGINS": "https://pbx.example.com",
     }
-    for name in ("PBX_DEBUG", "PBX_SSL_REDIRECT", "PBX_HSTS_SECONDS", "PBX_TASKS_EAGER"):
+    for name in (
+        "PBX_DEBUG",
+        "PBX_SSL_REDIRECT",
+        "PBX_HSTS_SECONDS",
+        "PBX_TASKS_EAGER",
+        "PBX_SIP_WEBSOCKET_URL",
+    ):
         env.pop(name, None)
     return subprocess.run(  # noqa: S603 - our own manage.py
         [sys.executable, str(ROOT / "manage.py"), *args],
@@ -132,7 +141,7 @@ def test_the_portal_and_the_api_send_the_policy_in_every_environment(member) -> 
     for url in ("/portal/devices/", "/portal/ring-plan/", "/api/v1/me"):
         response = client.get(url)
         assert response.status_code == 200, url
-        assert policy(response.headers["Content-Security-Policy"]) == CSP, url
+        assert policy(response.headers["Content-Security-Policy"]) == CSP_LOCAL, url
         assert response.headers["X-Frame-Options"] == "DENY", url
 
 

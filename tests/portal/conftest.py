@@ -5,7 +5,8 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,12 +33,25 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(scope="module")
 def site(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with serve(tmp_path_factory) as url:
+        yield url
+
+
+@contextmanager
+def serve(
+    tmp_path_factory: pytest.TempPathFactory, environ: Mapping[str, str] | None = None
+) -> Iterator[str]:
+    """uvicorn serving the product on the test database (`environ`: settings added)."""
     port = free_port()
-    env = dict(os.environ) | {
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": postgres_url(connection.settings_dict),
-        "PBX_LOG_LEVEL": "WARNING",
-    }
+    env = (
+        dict(os.environ)
+        | {
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "DATABASE_URL": postgres_url(connection.settings_dict),
+            "PBX_LOG_LEVEL": "WARNING",
+        }
+        | dict(environ or {})
+    )
     log = tmp_path_factory.mktemp("site") / "uvicorn.log"
     process = subprocess.Popen(  # noqa: S603 - the project's own server
         [
@@ -66,9 +80,11 @@ def site(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Ite
     else:
         process.kill()
         raise RuntimeError(log.read_text()[-2000:])
-    yield url
-    process.terminate()
-    process.wait(timeout=10)
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 @dataclass
@@ -83,6 +99,10 @@ class Browser:
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[object]:
+    yield from launch_chromium(CHROMIUM_ARGS)
+
+
+def launch_chromium(args: list[str]) -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
@@ -92,9 +112,7 @@ def chromium() -> Iterator[object]:
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-            )
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
             yield browser
             browser.close()
     finally:
