@@ -255,7 +255,10 @@ def open_softphone(browser: Browser, site: str, office: Office) -> Device:
     page = browser.page
     page.get_by_role("link", name="Softphone").click()  # type: ignore[attr-defined]
     page.wait_for_selector("#softphone[data-state='registered']")  # type: ignore[attr-defined]
-    return Device.objects.get(user=office.callee, kind=Device.Kind.WEB_SOFTPHONE)
+    phone = Device.objects.get(user=office.callee, kind=Device.Kind.WEB_SOFTPHONE)
+    # Django rings registered devices only: wait until the engine's report has reached it
+    wait_for(lambda: Registration.objects.filter(device=phone).exists())
+    return phone
 
 
 def message_to(peer: sip.Device, method: str, *, body: bool = False) -> str:
@@ -347,7 +350,7 @@ def test_a_call_answered_on_the_desk_phone_shows_answered_elsewhere(
     engine: EngineProcess, site: str, browser: Browser, sip_dir: Path
 ) -> None:
     office = Office(engine, sip_dir)
-    desk = office.device(Device.Kind.DESK_PHONE, "desk", "answer", answer_ms=1500)
+    desk = office.device(Device.Kind.DESK_PHONE, "desk", "answer", answer_ms=3000)
     open_softphone(browser, site, office)
     page = browser.page
 
