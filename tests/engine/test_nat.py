@@ -137,8 +137,9 @@ class Lab:
 def lab(django_db_setup: None, live_server, tmp_path_factory) -> Iterator[Lab]:
     workdir = tmp_path_factory.mktemp("natlab")
     # the router forgets an idle mapping after NAT_IDLE_S; the engine pings every KEEPALIVE_S
-    net = NatLab(workdir, udp_timeout=NAT_IDLE_S).build()
+    net = NatLab(workdir, udp_timeout=NAT_IDLE_S)
     try:
+        net.build()
         net.bridge_in("pbx", int(connection.settings_dict.get("PORT") or 5432))
         django_port = int(live_server.url.rsplit(":", 1)[1])
         net.bridge_in("pbx", django_port)
