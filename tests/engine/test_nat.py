@@ -196,44 +196,6 @@ def lab(django_db_setup: None, live_server, tmp_path_factory) -> Iterator[Lab]:
 
 # --- the phone behind the router ----------------------------------------------------------
 
-PHONE_REGISTERS = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="a desk phone behind a home router">
-  <send retrans="500"><![CDATA[
-
-      REGISTER sip:{domain} SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:{username}@{domain}>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:{username}@{domain}>
-      Call-ID: [call_id]
-      CSeq: 1 REGISTER
-      Contact: <sip:{username}@[local_ip]:[local_port];transport=[transport]>
-      Max-Forwards: 70
-      Expires: 600
-      User-Agent: sipp-behind-nat
-      Content-Length: 0
-
-  ]]></send>
-  <recv response="401" auth="true"/>
-  <send retrans="500"><![CDATA[
-
-      REGISTER sip:{domain} SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:{username}@{domain}>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:{username}@{domain}>
-      Call-ID: [call_id]
-      CSeq: 2 REGISTER
-      Contact: <sip:{username}@[local_ip]:[local_port];transport=[transport]>
-      [authentication username={username} password={secret}]
-      Max-Forwards: 70
-      Expires: 600
-      User-Agent: sipp-behind-nat
-      Content-Length: 0
-
-  ]]></send>
-  <recv response="200"/>
-  <pause milliseconds="{stay_ms}"/>
-</scenario>
-"""
 
 _OK = """
   <send><![CDATA[
@@ -373,12 +335,15 @@ def start_phone(
     return lab.sipp(
         "phone",
         netlab.PHONE_ADDRESS,
-        PHONE_REGISTERS.format(
+        # the project's REGISTER, then the phone stays up (its socket, its NAT mapping)
+        sip.REGISTER.format(
             domain=who.domain,
             username=who.phone_device.sip_username,
             secret=who.phone_secret,
-            stay_ms=stay_ms,
-        ),
+            expect=200,
+            expires=600,
+            user_agent="sipp-behind-nat",
+        ).replace("</scenario>", f'  <pause milliseconds="{stay_ms}"/>\n</scenario>'),
         "phone",
         port=PHONE_SIP_PORT,
         media_port=PHONE_MEDIA_PORT,
