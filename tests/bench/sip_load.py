@@ -89,7 +89,7 @@ class Step:
 
     @property
     def passed(self) -> bool:
-        """< 1 % failed and >= 95 % of the offered rate achieved."""
+        """< 1 % failed, >= 99 % successful, >= 95 % of the offered rate achieved."""
         return (
             self.calls > 0
             and self.failed < 0.01 * self.calls
