@@ -171,6 +171,7 @@ def start_dev_engine(
             media_relay=relay.control.socket_spec if relay else "",
             advertise=os.environ.get("PBX_SIP_ADVERTISED_ADDRESS", ""),
             tls=tls,
+            memory_mb=int(os.environ.get("PBX_ENGINE_MEMORY_MB", "256")),
         )
     except EngineStartError as exc:
         print(

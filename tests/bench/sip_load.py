@@ -1,24 +1,28 @@
 """SIP load through the real engine, next to Kamailio alone on the same machine in the same run.
 
-REGISTER with digest authentication: ours reads HA1 from PostgreSQL (the `kamailio_subscriber`
-view) and queues an event for Django per REGISTER; Kamailio alone checks the HA1 from memory.
-Calls: ours asks Django for a route decision per INVITE (async worker + HTTP); Kamailio alone
-looks the callee up in memory. sipp generates the load on loopback and shares the two cores.
+REGISTER with digest authentication from many accounts: ours reads the credentials the engine
+way (kamailio_subscriber) and reports registrations to Django; Kamailio alone checks HA1s from
+an htable loaded from the same accounts. Calls: a caller's authenticated INVITE to a person's
+extension forks to their 3 devices (one answers, two ring and are cancelled), then ACK and BYE;
+ours asks Django for the route decision and anchors media in rtpengine; the references fork the
+same way from memory, with and without the relay. sipp shares the two cores with everything.
 """
 
-import os
 import re
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
 import httpx
 from django.conf import settings
+from django.db import connection
 
-from pbx.engine.media_relay import MediaRelaySettings, start_media_relay
+from pbx.engine.media_relay import MediaRelayProcess, MediaRelaySettings, start_media_relay
 from pbx.engine.process import (
     EngineProcess,
     free_port,
@@ -26,236 +30,63 @@ from pbx.engine.process import (
     postgres_url,
     start_engine,
 )
-from tests import sip
+from tests import sip, sip_calls
+from tests.bench.harness import (
+    BUFFER_BYTES,
+    REGISTER_LOAD,
+    Processes,
+    Step,
+    Sustained,
+    call_load,
+    credentials,
+    run_step,
+    sustained,
+)
+from tests.bench.population import Account, Population, injection_file
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-
-REGISTER_LOAD = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="register load">
-  <send><![CDATA[
-
-      REGISTER sip:[domain] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:[service]@[domain]>;tag=[call_number]
-      To: <sip:[service]@[domain]>
-      Call-ID: [call_id]
-      CSeq: 1 REGISTER
-      Contact: <sip:[service]@[local_ip]:[local_port]>
-      Expires: 600
-      Content-Length: 0
-
-  ]]></send>
-  <recv response="401" auth="true"/>
-  <send><![CDATA[
-
-      REGISTER sip:[domain] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:[service]@[domain]>;tag=[call_number]
-      To: <sip:[service]@[domain]>
-      Call-ID: [call_id]
-      CSeq: 2 REGISTER
-      Contact: <sip:[service]@[local_ip]:[local_port]>
-      [authentication]
-      Expires: 600
-      Content-Length: 0
-
-  ]]></send>
-  <recv response="200"/>
-</scenario>
-"""
+WORKERS = 4
+MEMORY_MB = 1024  # Kamailio's shared memory, the same for every row
+RELAY_PORTS = 20000  # 4 per call leg, and ports are held by calls still settling
 
 
 @dataclass(frozen=True)
-class LoadResult:
+class LoadRow:
+    """One figure of the SIP table; `reference` names the row it is judged against."""
+
     name: str
-    per_second: int  # highest offered rate that passed (PASS criteria), confirmed
-    success: float
+    devices: int
+    result: Sustained
+    reference: str = ""
+    cpu: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def per_second(self) -> int:
+        return self.result.rate
 
 
 @dataclass(frozen=True)
-class Step:
-    """One sipp run at an offered rate, judged by the same criteria for every row."""
+class DelayRow:
+    """Post-dial delay (authenticated INVITE sent -> first 180) at one offered rate."""
 
+    name: str
     rate: int
     calls: int
-    successful: int
-    failed: int
-    achieved: float  # sipp's cumulative call rate (calls started per second)
-
-    @property
-    def success(self) -> float:
-        return self.successful / self.calls if self.calls else 0.0
-
-    @property
-    def passed(self) -> bool:
-        """< 1 % failed and >= 99 % successful. sipp's cumulative call rate (`achieved`) is
-        kept but not judged: for calls it counts the hold time too, and every call row failed
-        on it at 50 calls/s (a rate measured over the sending period only is still to do)."""
-        return (
-            self.calls > 0
-            and self.failed < 0.01 * self.calls
-            and self.successful >= 0.99 * self.calls
-        )
-
-
-def _stat(output: str, label: str) -> float:
-    """The cumulative column of one row of sipp's final statistics screen."""
-    match = re.search(rf"{label}\s*\|[^|]*\|\s*([\d.]+)", output)
-    return float(match.group(1)) if match else 0.0
-
-
-def sustained(
-    target: tuple[str, int],
-    scenario: str,
-    workdir: Path,
-    *,
-    user: str,
-    secret: str,
-    domain: str,
-    start: int = 1000,
-    ceiling: int = 64000,
-    seconds: int = 3,
-    bisections: int = 3,
-    concurrency: float = 0.25,
-) -> tuple[int, float]:
-    """The highest offered rate that passes: a ramp that doubles from `start` until a step
-    fails, then `bisections` halvings of the interval between the last pass and the first
-    failure, then a confirmation run of twice the length at the best rate (a confirmation that
-    fails moves the answer down to the last lower rate that passed). (rate, success ratio)."""
-
-    def run(rate: int, length: int = seconds) -> Step:
-        return sipp_load(
-            target,
-            scenario,
-            workdir,
-            user=user,
-            secret=secret,
-            domain=domain,
-            calls=rate * length,
-            rate=rate,
-            limit=max(int(rate * concurrency), 50),
-        )
-
-    passed: list[Step] = []
-    low, high = 0, 0
-    rate = start
-    while rate <= ceiling:
-        step = run(rate)
-        if not step.passed:
-            high = rate
-            break
-        passed.append(step)
-        low = rate
-        rate *= 2
-    if high:
-        for _ in range(bisections):
-            middle = (low + high) // 2
-            if middle in (low, high):
-                break
-            step = run(middle)
-            if step.passed:
-                passed.append(step)
-                low = middle
-            else:
-                high = middle
-    for candidate in sorted((s.rate for s in passed), reverse=True):
-        confirmation = run(candidate, seconds * 2)
-        if confirmation.passed:
-            return candidate, confirmation.success
-    return 0, 0.0
-
-
-def sipp_load(
-    target: tuple[str, int],
-    scenario: str,
-    workdir: Path,
-    *,
-    user: str,
-    secret: str,
-    domain: str,
-    calls: int,
-    rate: int,
-    limit: int,
-) -> Step:
-    path = workdir / f"load-{free_port()}.xml"
-    path.write_text(scenario)
-    args = [
-        sip.SIPP,
-        f"{target[0]}:{target[1]}",
-        "-sf",
-        str(path),
-        "-s",
-        user,
-        "-au",
-        user,
-        "-ap",
-        secret,
-        "-key",
-        "domain",
-        domain,
-        "-i",
-        "127.0.0.1",
-        "-p",
-        str(free_port()),
-        "-m",
-        str(calls),
-        "-r",
-        str(rate),
-        "-l",
-        str(limit),
-        # large socket buffers: at thousands of requests per second the kernel's default
-        # drops datagrams in sipp's own socket, and the harness would measure itself
-        "-buff_size",
-        str(4 * 1024 * 1024),
-        "-timeout",
-        "60s",
-        "-nostdin",
-        "-recv_timeout",
-        "1500",
-    ]
-    completed = subprocess.run(args, capture_output=True, text=True, timeout=180, check=False)  # noqa: S603
-    output = completed.stdout
-    return Step(
-        rate=rate,
-        calls=calls,
-        successful=int(_stat(output, "Successful call")),
-        failed=int(_stat(output, "Failed call")),
-        achieved=_stat(output, "Call Rate"),
-    )
-
-
-def start_alone(workdir: Path, ha1: str) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
-    process = subprocess.Popen(  # noqa: S603
-        [
-            "/usr/sbin/kamailio",
-            "-DD",
-            "-E",
-            "-f",
-            str(HERE / "kamailio-alone.cfg"),
-            "-A",
-            f"LISTEN_UDP=udp:127.0.0.1:{port}",
-            "-A",
-            f'BENCH_HA1="{ha1}"',
-            "-A",
-            "WORKERS=4",
-        ],
-        stdout=(workdir / "alone.log").open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    time.sleep(1.5)
-    return process, port
+    p50_ms: float
+    p99_ms: float
+    reference: str = ""
 
 
 def bench_env(db_name: str, extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment of a process the bench starts: its database, Redis database 14."""
+    import os
+
     return (
         dict(os.environ)
         | (extra or {})
         | {
             "DJANGO_SETTINGS_MODULE": "tests.settings",
-            # The project's own role (deploy/scripts/ensure-database.sh), as Django sees it.
             "DATABASE_URL": postgres_url(settings.DATABASES["default"] | {"NAME": db_name}),
             "REDIS_URL": "redis://127.0.0.1:6379/14",
             "PBX_LOG_LEVEL": "WARNING",
@@ -267,7 +98,6 @@ def start_django(
     db_name: str, workdir: Path, extra_env: dict[str, str] | None = None
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    env = bench_env(db_name, extra_env)
     process = subprocess.Popen(  # noqa: S603
         [
             str(Path(sys.executable).parent / "uvicorn"),
@@ -281,8 +111,8 @@ def start_django(
             "--no-access-log",
         ],
         cwd=ROOT,
-        env=env,
-        stdout=(workdir / "django.log").open("wb"),
+        env=bench_env(db_name, extra_env),
+        stdout=(workdir / "django.log").open("ab"),
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
@@ -295,65 +125,10 @@ def start_django(
     return process, url
 
 
-def register_rows() -> list[LoadResult]:
-    from django.conf import settings
-    from django.db import connection
-
-    from devices import services
-    from devices.models import Device
-    from tests.factories import TenantFactory, UserFactory
-
-    issued = services.device_create(
-        user=UserFactory(tenant=TenantFactory()), kind=Device.Kind.DESK_PHONE, label="Load"
-    )
-    device = issued.device
-    domain = device.tenant.sip_domain
-    results = []
-    with TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        django, django_url = start_django(str(connection.settings_dict["NAME"]), workdir)
-        engine: EngineProcess | None = None
-        try:
-            engine = start_engine(
-                db_url=postgres_url(connection.settings_dict),
-                django_url=django_url,
-                token=settings.PBX_ENGINE_TOKEN,
-                workers=4,
-                log_path=workdir / "engine.log",
-            )
-            rate, ratio = sustained(
-                (engine.host, engine.port),
-                REGISTER_LOAD,
-                workdir,
-                user=device.sip_username,
-                secret=issued.secret,
-                domain=domain,
-            )
-            results.append(
-                LoadResult("REGISTER digest: PBX engine (PG auth + events)", rate, ratio)
-            )
-        finally:
-            if engine is not None:
-                engine.stop()
-            django.terminate()
-        alone, port = start_alone(workdir, device.ha1)
-        try:
-            rate, ratio = sustained(
-                ("127.0.0.1", port),
-                REGISTER_LOAD,
-                workdir,
-                user=device.sip_username,
-                secret=issued.secret,
-                domain=domain,
-            )
-            results.append(LoadResult("REGISTER digest: Kamailio alone (memory)", rate, ratio))
-        finally:
-            stop(alone)
-    return results
-
-
 def stop(process: subprocess.Popen[bytes]) -> None:
     """Stop a process the bench started; one still busy after 10 s is killed."""
+    if process.poll() is not None:
+        return
     process.terminate()
     try:
         process.wait(timeout=10)
@@ -362,126 +137,407 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-def _uas(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
-    """A device that answers every call at once, keeping the proxy in the dialog."""
-    from tests import sip_calls
+@dataclass
+class Target:
+    """What a row sends its load to, and how to settle it between steps."""
 
+    host: str
+    port: int
+    processes: Processes
+    transactions: Callable[[], int]  # the engine's transactions in progress (tm.stats)
+    relay: MediaRelayProcess | None = None
+    devices: "Devices | None" = None
+
+    def settle(self, timeout: float = 30.0) -> None:
+        """Calls sipp gave up on (a step past the ceiling) still hold transactions and relay
+        ports: wait for them to end, then delete what the relay still holds, so every step
+        starts from the same state."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.transactions() > 0:
+            time.sleep(0.5)
+        if self.relay is not None:
+            for call_id in self.relay.control.calls():
+                self.relay.control.command("delete", **{"call-id": call_id})
+        if self.devices is not None:
+            self.devices.restart()
+            self.processes.roots["sipp devices"] = [p.pid for p in self.devices.processes]
+        time.sleep(0.5)
+
+
+def _relay(workdir: Path, name: str) -> MediaRelayProcess:
+    low = free_udp_range(RELAY_PORTS)
+    return start_media_relay(
+        MediaRelaySettings(port_min=low, port_max=low + RELAY_PORTS - 1, control_port=free_port()),
+        log_path=workdir / f"{name}.log",
+    )
+
+
+@contextmanager
+def pbx_engine(workdir: Path, *, media: bool) -> Iterator[Target]:
+    """Django (one ASGI worker, as `make run`) and the engine, optionally with the relay."""
+    django, django_url = start_django(str(connection.settings_dict["NAME"]), workdir)
+    relay = _relay(workdir, "rtpengine") if media else None
+    engine: EngineProcess | None = None
+    try:
+        engine = start_engine(
+            db_url=postgres_url(connection.settings_dict),
+            django_url=django_url,
+            token=settings.PBX_ENGINE_TOKEN,
+            workers=WORKERS,
+            log_path=workdir / "engine.log",
+            media_relay=relay.control.socket_spec if relay else "",
+            memory_mb=MEMORY_MB,
+        )
+        processes = Processes()
+        processes.add("kamailio", engine.process.pid)
+        processes.add("django", django.pid)
+        if relay:
+            processes.add("rtpengine", relay.process.pid)
+        rpc_url = engine.rpc_url
+
+        def transactions() -> int:
+            body = {"jsonrpc": "2.0", "method": "tm.stats", "id": 1}
+            return int(httpx.post(rpc_url, json=body, timeout=5).json()["result"]["current"])
+
+        yield Target(engine.host, engine.port, processes, transactions, relay)
+    finally:
+        if engine is not None:
+            engine.stop()
+        if relay is not None:
+            relay.stop()
+        stop(django)
+
+
+def _alone_tables(accounts: list[Account], people: list[list[Account]]) -> str:
+    """The reference's htables, as tables in the bench's database (htable's own schema)."""
+    with connection.cursor() as cursor:
+        for table in ("bench_alone_credentials", "bench_alone_callees"):
+            cursor.execute(
+                f"CREATE TABLE IF NOT EXISTS {table} (id serial PRIMARY KEY, "
+                "key_name varchar(256) NOT NULL, key_type integer NOT NULL DEFAULT 0, "
+                "value_type integer NOT NULL DEFAULT 0, key_value varchar(512) NOT NULL, "
+                "expires integer NOT NULL DEFAULT 0)"
+            )
+            cursor.execute(f"TRUNCATE {table}")
+        cursor.executemany(
+            "INSERT INTO bench_alone_credentials (key_name, key_value) VALUES (%s, %s)",
+            [(f"{a.username}@{a.domain}", a.ha1) for a in accounts],
+        )
+        cursor.executemany(
+            "INSERT INTO bench_alone_callees (key_name, key_value) VALUES (%s, %s)",
+            [
+                (f"{person[0].extension}@{person[0].domain}", "|".join(a.username for a in person))
+                for person in people
+            ],
+        )
+    return postgres_url(connection.settings_dict)
+
+
+@contextmanager
+def kamailio_alone(workdir: Path, population: Population, *, media: bool) -> Iterator[Target]:
+    db_url = _alone_tables(population.accounts, population.people)
+    relay = _relay(workdir, "alone-rtpengine") if media else None
     port = free_port()
-    scenario = workdir / "answering-device.xml"
-    scenario.write_text(sip_calls.device_scenario("answer", answer_ms=0))
+    ctl = workdir / f"alone-{port}.ctl"
+    args = [
+        "/usr/sbin/kamailio",
+        "-DD",
+        "-E",
+        "-m",
+        str(MEMORY_MB),
+        "-M",
+        "16",
+        "-f",
+        str(HERE / "kamailio-alone.cfg"),
+        "-A",
+        f"LISTEN_UDP=udp:127.0.0.1:{port}",
+        "-A",
+        f'DBURL="{db_url}"',
+        "-A",
+        f"WORKERS={WORKERS}",
+        "-A",
+        f'CTL_SOCKET="unix:{ctl}"',
+    ]
+    if relay:
+        args += ["-A", "WITH_MEDIA_RELAY", "-A", f'MEDIA_RELAY="{relay.control.socket_spec}"']
     process = subprocess.Popen(  # noqa: S603
-        [sip.SIPP, "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(port), "-nostdin"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        cwd=workdir,
+        args, stdout=(workdir / "alone.log").open("ab"), stderr=subprocess.STDOUT
     )
-    time.sleep(0.3)
-    return process, port
+    try:
+        time.sleep(1.5)
+        if process.poll() is not None:
+            raise RuntimeError((workdir / "alone.log").read_text()[-3000:])
+        processes = Processes()
+        processes.add("kamailio", process.pid)
+        if relay:
+            processes.add("rtpengine", relay.process.pid)
+
+        def transactions() -> int:
+            out = subprocess.run(  # noqa: S603
+                ["/usr/sbin/kamcmd", "-s", f"unix:{ctl}", "tm.stats"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            match = re.search(r"current:\s*(\d+)", out)
+            return int(match.group(1)) if match else 0
+
+        yield Target("127.0.0.1", port, processes, transactions, relay)
+    finally:
+        stop(process)
+        if relay is not None:
+            relay.stop()
 
 
-def call_rows() -> list[LoadResult]:
-    """Calls per second: INVITE with digest auth, answered at once, BYE."""
-    from django.conf import settings
-    from django.db import connection
+def _register_rows(accounts: list[Account], contact: str) -> list[tuple[str, ...]]:
+    return [(a.username, a.domain, credentials(a.username, a.secret), contact) for a in accounts]
 
-    from devices import services
-    from devices.models import Device
-    from tests import sip_calls
-    from tests.factories import ExtensionFactory, TenantFactory, UserFactory
 
-    tenant = TenantFactory()
-    callee = UserFactory(tenant=tenant)
-    ExtensionFactory(owner=callee, number="201")
-    answering = services.device_create(user=callee, kind=Device.Kind.DESK_PHONE, label="Answers")
-    calling = services.device_create(
-        user=UserFactory(tenant=tenant), kind=Device.Kind.SOFTPHONE, label="Calls"
+def register_all(target: Target, workdir: Path, rows: list[tuple[str, ...]], *, name: str) -> None:
+    """Register every account once (not measured), at a rate any engine here sustains."""
+    injection = injection_file(workdir / f"{name}.csv", rows)
+    rate = 400
+    step = run_step(
+        (target.host, target.port),
+        REGISTER_LOAD,
+        injection,
+        workdir,
+        rate=rate,
+        seconds=len(rows) / rate,
+        concurrency=1.0,
     )
-    domain = tenant.sip_domain
-    results = []
+    if step.successful < len(rows):
+        raise RuntimeError(f"{name}: only {step.successful} of {len(rows)} devices registered")
+
+
+def _measure(
+    target: Target,
+    scenario: str,
+    injection: Path,
+    workdir: Path,
+    *,
+    start: int,
+    concurrency: float,
+    log: Callable[[str], None],
+) -> Sustained:
+    def run(rate: int, seconds: float) -> Step:
+        target.settle()
+        return run_step(
+            (target.host, target.port),
+            scenario,
+            injection,
+            workdir,
+            rate=rate,
+            seconds=seconds,
+            concurrency=concurrency,
+            processes=target.processes,
+        )
+
+    return sustained(run, start=start, log=log)
+
+
+def _row(name: str, devices: int, result: Sustained, reference: str = "") -> LoadRow:
+    cpu = result.confirmation.cpu if result.confirmation else {}
+    return LoadRow(name, devices, result, reference, cpu)
+
+
+def register_rows(population: Population, log: Callable[[str], None]) -> list[LoadRow]:
+    """REGISTER/s at 1,000 and at all of the population's devices, ours and Kamailio alone."""
+    accounts = population.accounts
+    sizes = [size for size in (1000, len(accounts)) if size <= len(accounts)]
+    rows: list[LoadRow] = []
     with TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        uas, uas_port = _uas(workdir)
-        django, django_url = start_django(str(connection.settings_dict["NAME"]), workdir)
-        engine: EngineProcess | None = None
-        # the product's call path: every call's media anchored by the relay
-        low = free_udp_range(2000)
-        relay = start_media_relay(
-            MediaRelaySettings(port_min=low, port_max=low + 1999, control_port=free_port()),
-            log_path=workdir / "rtpengine.log",
-        )
-        try:
-            engine = start_engine(
-                db_url=postgres_url(connection.settings_dict),
-                django_url=django_url,
-                token=settings.PBX_ENGINE_TOKEN,
-                workers=4,
-                log_path=workdir / "engine.log",
-                media_relay=relay.control.socket_spec,
-            )
-            sip_calls.register_contact(
-                engine,
-                workdir,
-                username=answering.device.sip_username,
-                domain=domain,
-                secret=answering.secret,
-                contact_port=uas_port,
-            )
-            time.sleep(0.5)  # the registration event reaches Django (route decisions read it)
-            scenario = sip_calls.caller_scenario(
-                username=calling.device.sip_username,
-                secret=calling.secret,
-                domain=domain,
-                called="201",
-            )
-            rate, ratio = sustained(
-                (engine.host, engine.port),
-                scenario,
-                workdir,
-                user=calling.device.sip_username,
-                secret=calling.secret,
-                domain=domain,
-                start=50,
-                concurrency=1.0,
-            )
-            results.append(
-                LoadResult(
-                    "calls: PBX engine (route decision from Django, media relay)", rate, ratio
+        for label, engine in (
+            ("PBX engine", lambda: pbx_engine(workdir, media=False)),
+            ("Kamailio alone", lambda: kamailio_alone(workdir, population, media=False)),
+        ):
+            with engine() as target:
+                registered = 0
+                for size in sizes:
+                    rows_in = _register_rows(accounts[:size], "127.0.0.1:5999")
+                    if registered < size:
+                        register_all(target, workdir, rows_in[registered:], name=f"pre-{size}")
+                        registered = size
+                    log(f"  REGISTER, {label}, {size} devices")
+                    injection = injection_file(workdir / f"register-{size}.csv", rows_in)
+                    result = _measure(
+                        target,
+                        REGISTER_LOAD,
+                        injection,
+                        workdir,
+                        start=500,
+                        concurrency=0.5,
+                        log=log,
+                    )
+                    reference = f"REGISTER: Kamailio alone, {size} devices"
+                    name = f"REGISTER: {label}, {size} devices"
+                    rows.append(_row(name, size, result, "" if name == reference else reference))
+    return rows
+
+
+@dataclass
+class Devices:
+    """The 3 devices of every callee, as 3 sipp processes: one answers after 20 ms, two ring
+    until cancelled. Every callee's device n registers its contact at port n."""
+
+    workdir: Path
+    ports: list[int] = field(default_factory=list)
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    SCENARIOS = (("answer", 20), ("ring", 0), ("ring", 0))
+
+    def start(self) -> "Devices":
+        if not self.ports:
+            self.ports = [free_port() for _ in self.SCENARIOS]
+        for n, (behaviour, answer_ms) in enumerate(self.SCENARIOS):
+            path = self.workdir / f"device{n}.xml"
+            path.write_text(sip_calls.device_scenario(behaviour, answer_ms=answer_ms))
+            self.processes.append(
+                subprocess.Popen(  # noqa: S603
+                    [
+                        sip.SIPP,
+                        "-sf",
+                        str(path),
+                        "-i",
+                        "127.0.0.1",
+                        "-p",
+                        str(self.ports[n]),
+                        "-buff_size",
+                        str(BUFFER_BYTES),
+                        "-nostdin",
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    cwd=self.workdir,
                 )
             )
-        finally:
-            if engine is not None:
-                engine.stop()
-            relay.stop()
-            django.terminate()
-        alone, port = start_alone(workdir, answering.device.ha1)
-        try:
-            reference = EngineProcess("127.0.0.1", port, alone, workdir / "alone.log")
-            sip_calls.register_contact(
-                reference,
-                workdir,
-                username=answering.device.sip_username,
-                domain=domain,
-                secret=answering.secret,
-                contact_port=uas_port,
-            )
-            scenario = sip_calls.caller_scenario(
-                username=answering.device.sip_username,
-                secret=answering.secret,
-                domain=domain,
-                called=answering.device.sip_username,
-            )
-            rate, ratio = sustained(
-                ("127.0.0.1", port),
-                scenario,
-                workdir,
-                user=answering.device.sip_username,
-                secret=answering.secret,
-                domain=domain,
-                start=50,
-                concurrency=1.0,
-            )
-            results.append(LoadResult("calls: Kamailio alone (memory lookup)", rate, ratio))
-        finally:
-            stop(alone)
-            uas.terminate()
-    return results
+        time.sleep(0.3)
+        return self
+
+    def stop(self) -> None:
+        for process in self.processes:
+            stop(process)
+        self.processes = []
+
+    def restart(self) -> None:
+        """Calls abandoned by an overloaded step stay open in sipp (a ringing device waits for
+        a CANCEL that never comes, an answer is retransmitted): start afresh on the same ports."""
+        self.stop()
+        self.start()
+
+
+def _wait_registered(usernames: list[str], timeout: float = 30.0) -> None:
+    """Route decisions read live registrations from Django: wait until it has them all."""
+    from devices.models import Registration
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        count = Registration.objects.filter(device__sip_username__in=usernames).count()
+        if count >= len(usernames):
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"Django recorded {count} of {len(usernames)} registrations")
+
+
+@dataclass(frozen=True)
+class CallRow:
+    """One engine the call rows measure."""
+
+    name: str
+    start: Callable[[Path, Population], "AbstractContextManager[Target]"]
+    delay: str = ""  # the post-dial delay row's name (empty: not measured for this one)
+
+
+CALL_REFERENCE = "calls: Kamailio alone, fork to 3"
+CALL_ENGINES = (
+    CallRow(
+        "calls: PBX engine (decision, media relay), fork to 3",
+        lambda workdir, _: pbx_engine(workdir, media=True),
+        "post-dial delay: PBX engine",
+    ),
+    CallRow(
+        "calls: Kamailio alone + media relay, fork to 3",
+        lambda workdir, callees: kamailio_alone(workdir, callees, media=True),
+    ),
+    CallRow(
+        CALL_REFERENCE,
+        lambda workdir, callees: kamailio_alone(workdir, callees, media=False),
+        "post-dial delay: Kamailio alone",
+    ),
+)
+
+
+def _post_dial_delay(
+    target: Target, scenario: str, injection: Path, workdir: Path, *, rate: int, name: str
+) -> DelayRow:
+    target.settle()
+    step = run_step(
+        (target.host, target.port),
+        scenario,
+        injection,
+        workdir,
+        rate=rate,
+        seconds=6,
+        concurrency=3.0,
+    )
+    return DelayRow(name, rate, step.successful, step.rtt_p50_ms, step.rtt_p99_ms)
+
+
+def call_rows(
+    callees: Population, log: Callable[[str], None]
+) -> tuple[list[LoadRow], list[DelayRow]]:
+    """Calls/s forking to 3 devices: ours (decision from Django, media relay), Kamailio alone
+    with the relay, Kamailio alone. Then the post-dial delay of ours and of Kamailio alone at
+    half our maximum rate (the first row's)."""
+    people = callees.people
+    # person i is called by device 0 of person i+1 (another person of the same organisation)
+    calls_csv = [
+        (
+            caller[0].username,
+            caller[0].domain,
+            credentials(caller[0].username, caller[0].secret),
+            callee[0].extension,
+        )
+        for callee, caller in zip(people, people[1:] + people[:1], strict=True)
+    ]
+    rows: list[LoadRow] = []
+    delays: list[DelayRow] = []
+    half = 10
+    with TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        injection = injection_file(workdir / "calls.csv", calls_csv)
+        scenario = call_load()
+        for engine in CALL_ENGINES:
+            devices = Devices(workdir).start()
+            contacts = [
+                (a.username, a.domain, credentials(a.username, a.secret), f"127.0.0.1:{port}")
+                for person in people
+                for a, port in zip(person, devices.ports, strict=True)
+            ]
+            try:
+                with engine.start(workdir, callees) as target:
+                    target.devices = devices
+                    register_all(target, workdir, contacts, name=f"devices-{len(rows)}")
+                    if "django" in target.processes.roots:
+                        _wait_registered([a.username for a in callees.accounts])
+                    log(f"  {engine.name}")
+                    result = _measure(
+                        target, scenario, injection, workdir, start=25, concurrency=3.0, log=log
+                    )
+                    reference = "" if engine.name == CALL_REFERENCE else CALL_REFERENCE
+                    rows.append(_row(engine.name, len(callees.accounts), result, reference))
+                    if not delays:
+                        half = max(result.rate // 2, 10)
+                    if engine.delay:
+                        delay = _post_dial_delay(
+                            target, scenario, injection, workdir, rate=half, name=engine.delay
+                        )
+                        log(
+                            f"    {delay.name} at {half}/s: "
+                            f"p50 {delay.p50_ms:.1f} ms, p99 {delay.p99_ms:.1f} ms"
+                        )
+                        delays.append(delay)
+            finally:
+                devices.stop()
+    return rows, delays
