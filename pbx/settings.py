@@ -134,6 +134,7 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env.str("PBX_CACHE_PREFIX", default="pbx"),
+            "OPTIONS": {"pool_class": "pbx.cache_pool.ProcessConnectionPool"},
         }
     }
     CHANNEL_LAYERS = {

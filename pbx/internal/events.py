@@ -16,7 +16,7 @@ from pbx.engine.contract import (
     SourceBanEvent,
     parse_event,
 )
-from routing.calls import call_event_apply
+from routing.calls import CallEventBatch
 from voicemail.lamps import lamp_refresh_on_commit
 
 logger = logging.getLogger(__name__)
@@ -42,18 +42,21 @@ def event_batch_apply(*, raw_events: list[Any], now: datetime) -> BatchOutcome:
     """Apply a batch in order. One malformed event is skipped and counted; it never loses the
     batch. Returns what was taken."""
     accepted = rejected = known_devices = known_calls = 0
+    events = []
     for raw in raw_events:
         try:
-            event = parse_event(raw)
+            events.append(parse_event(raw))
         except ContractError as exc:
             rejected += 1
             logger.warning("engine sent an invalid event: %s", exc)
-            continue
-        accepted += 1
+    accepted = len(events)
+    calls = CallEventBatch([event for event in events if isinstance(event, CallEvent)])
+    for event in events:
         if isinstance(event, CallEvent):
-            known_calls += call_event_apply(event=event, now=now)
+            known_calls += calls.apply(event=event, now=now)
         elif isinstance(event, SourceBanEvent):
             source_ban_record(event=event, now=now)
         else:
             known_devices += _registration(event, now)
+    calls.save()
     return BatchOutcome(accepted, rejected, known_devices, known_calls)

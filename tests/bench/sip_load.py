@@ -90,6 +90,7 @@ def bench_env(db_name: str, extra: dict[str, str] | None = None) -> dict[str, st
             "DATABASE_URL": postgres_url(settings.DATABASES["default"] | {"NAME": db_name}),
             "REDIS_URL": "redis://127.0.0.1:6379/14",
             "PBX_LOG_LEVEL": "WARNING",
+            "PBX_DEBUG": "0",  # as in production: no query logging, no debug pages
         }
     )
 
@@ -120,6 +121,36 @@ def start_django(
         try:
             if httpx.get(f"{url}/health/live", timeout=0.5).status_code == 200:
                 break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    return process, url
+
+
+def start_engine_api(
+    db_name: str, workdir: Path, processes: int = 2
+) -> tuple[subprocess.Popen[bytes], str]:
+    """The engine's API in processes of its own (pbx.internal.server)."""
+    port = free_port()
+    process = subprocess.Popen(  # noqa: S603
+        [
+            sys.executable,
+            "-m",
+            "pbx.internal.server",
+            "--port",
+            str(port),
+            "--processes",
+            str(processes),
+        ],
+        cwd=ROOT,
+        env=bench_env(db_name),
+        stdout=(workdir / "engine-api.log").open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            httpx.post(f"{url}/internal/engine/events", timeout=0.5)
+            break
         except httpx.HTTPError:
             time.sleep(0.1)
     return process, url
@@ -173,9 +204,12 @@ def _relay(workdir: Path, name: str) -> MediaRelayProcess:
 
 
 @contextmanager
-def pbx_engine(workdir: Path, *, media: bool) -> Iterator[Target]:
-    """Django (one ASGI worker, as `make run`) and the engine, optionally with the relay."""
-    django, django_url = start_django(str(connection.settings_dict["NAME"]), workdir)
+def pbx_engine(workdir: Path, *, media: bool, engine_api: bool = True) -> Iterator[Target]:
+    """The engine, with the relay when `media`, asking its own API processes
+    (pbx.internal.server) or, without `engine_api`, the web tier (one ASGI worker, as the
+    engine did before)."""
+    db_name = str(connection.settings_dict["NAME"])
+    django, django_url = (start_engine_api if engine_api else start_django)(db_name, workdir)
     relay = _relay(workdir, "rtpengine") if media else None
     engine: EngineProcess | None = None
     try:
@@ -427,6 +461,17 @@ class Devices:
         self.start()
 
 
+def _warm_profiles(callees: Population) -> None:
+    """Compile every callee's routing profile into the cache, as the first call to each
+    would: steady state is a warm cache (a profile is compiled again only when it changes)."""
+    from pbx.directory.models import User
+    from routing.profiles import routing_profile_for
+
+    for user in User.objects.filter(pk__in={p[0].person_id for p in callees.people}):
+        assert user.tenant_id is not None
+        routing_profile_for(user_id=user.pk, tenant_id=user.tenant_id)
+
+
 def _wait_registered(usernames: list[str], timeout: float = 30.0) -> None:
     """Route decisions read live registrations from Django: wait until it has them all."""
     from devices.models import Registration
@@ -455,6 +500,10 @@ CALL_ENGINES = (
         "calls: PBX engine (decision, media relay), fork to 3",
         lambda workdir, _: pbx_engine(workdir, media=True),
         "post-dial delay: PBX engine",
+    ),
+    CallRow(
+        "calls: PBX engine, decisions from the web tier (before)",
+        lambda workdir, _: pbx_engine(workdir, media=True, engine_api=False),
     ),
     CallRow(
         "calls: Kamailio alone + media relay, fork to 3",
@@ -521,6 +570,7 @@ def call_rows(
                     register_all(target, workdir, contacts, name=f"devices-{len(rows)}")
                     if "django" in target.processes.roots:
                         _wait_registered([a.username for a in callees.accounts])
+                        _warm_profiles(callees)
                     log(f"  {engine.name}")
                     result = _measure(
                         target, scenario, injection, workdir, start=25, concurrency=3.0, log=log
