@@ -325,3 +325,98 @@ def test_a_changed_user_agent_and_an_unregister_are_reported(
         engine, sip_dir, device, issued.secret, local_port=port, user_agent="sipp-upgraded"
     ).ok
     wait_for(lambda: Registration.objects.filter(device=device).exists())
+
+
+def _staff_client() -> Any:
+    from django.test import Client
+
+    from pbx.directory.models import User
+    from tests.factories import verified_login
+
+    client = Client()
+    staff = User.objects.create_superuser(f"staff{free_port()}@pbx.test", "long-staff-password")
+    verified_login(client, staff)
+    return client
+
+
+def _admin_deletes_the_device(client: Any, device: Device) -> Any:
+    return client.post(f"/admin/devices/device/{device.pk}/delete/", {"post": "yes"})
+
+
+def _admin_disables_the_device(client: Any, device: Device) -> Any:
+    return client.post(
+        f"/admin/devices/device/{device.pk}/change/",
+        {
+            "user": device.user_id,
+            "kind": device.kind,
+            "label": device.label,
+            "transport_policy": device.transport_policy,
+            "allowed_networks": "[]",
+            "mac_address": "",
+            "model": "",
+            "push_binding-TOTAL_FORMS": "0",
+            "push_binding-INITIAL_FORMS": "0",
+            "registrations-TOTAL_FORMS": "0",
+            "registrations-INITIAL_FORMS": "0",
+        },
+    )
+
+
+def _admin_deactivates_the_owner(client: Any, device: Device) -> Any:
+    owner = device.user
+    return client.post(
+        f"/admin/directory/user/{owner.pk}/change/",
+        {
+            "email": owner.email,
+            "full_name": owner.full_name,
+            "tenant": owner.tenant_id,
+            "role": owner.role,
+            "time_zone": "",
+            "mobile_number": "",
+        },
+    )
+
+
+def _admin_disables_the_organisation(client: Any, device: Device) -> Any:
+    tenant = device.tenant
+    return client.post(
+        f"/admin/directory/tenant/{tenant.pk}/change/",
+        {
+            "name": tenant.name,
+            "time_zone": tenant.time_zone,
+            "max_devices_per_user": tenant.max_devices_per_user,
+            "max_ring_seconds": tenant.max_ring_seconds,
+            "allowed_registration_networks": "[]",
+            "default_transport_policy": tenant.default_transport_policy,
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        _admin_deletes_the_device,
+        _admin_disables_the_device,
+        _admin_deactivates_the_owner,
+        _admin_disables_the_organisation,
+    ],
+)
+def test_changes_in_the_console_reach_the_engine_at_once(
+    engine: EngineProcess, sip_dir: Path, settings, change: Callable[[Any, Device], Any]
+) -> None:
+    issued = new_device()
+    device = issued.device
+    client = _staff_client()
+    assert register(engine, sip_dir, device, issued.secret).ok
+    assert cached(engine, account(device)) is not None
+
+    with engine_worker(settings, engine):
+        started = time.monotonic()
+        response = change(client, device)
+        wait_for(lambda: cached(engine, account(device)) is None, timeout=5)
+        forgotten_after = time.monotonic() - started
+        again = register(engine, sip_dir, device, issued.secret, expect=401)
+
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    assert forgotten_after < 1.0
+    assert again.ok, again.output
