@@ -420,3 +420,14 @@ def test_changes_in_the_console_reach_the_engine_at_once(
     assert response.status_code == 302, response.content.decode()[-2000:]
     assert forgotten_after < 1.0
     assert again.ok, again.output
+
+
+def test_forgetting_retries_while_the_engine_is_down(settings) -> None:
+    from pbx.engine.client import EngineUnavailable
+    from pbx.engine.tasks import forget_credentials
+
+    settings.PBX_ENGINE_RPC_URL = f"http://127.0.0.1:{free_port()}/RPC"
+    with pytest.raises(EngineUnavailable):
+        forget_credentials.run(["dp0000000000@org.pbx.test"])
+    assert forget_credentials.autoretry_for == (EngineUnavailable,)
+    assert forget_credentials.max_retries is None
