@@ -8,17 +8,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from celery.contrib.testing.worker import start_worker
 from django.db import connection
 
 from devices import services
 from devices.models import Device, Registration, RegistrationFailure
-from pbx.celery import app as celery_app
 from pbx.directory.services import tenant_update, user_update
 from pbx.engine.process import EngineProcess, free_port
 from tests import sip
+from tests.engine.credentials import cached_credentials, engine_worker
 from tests.factories import TenantFactory, UserFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -43,18 +41,6 @@ def account(device: Device) -> str:
     return f"{device.sip_username}@{device.tenant.sip_domain}"
 
 
-def cached(engine: EngineProcess, key: str) -> str | None:
-    """The engine's `creds` entry for `key` (None: not held)."""
-    body = httpx.post(
-        engine.rpc_url,
-        json={"jsonrpc": "2.0", "method": "htable.get", "params": ["creds", key], "id": 1},
-        timeout=3,
-    ).json()
-    if "error" in body:
-        return None
-    return str(body["result"]["item"]["value"])
-
-
 def register(engine: EngineProcess, sip_dir: Path, device: Device, secret: str, **kw: Any) -> Any:
     return sip.register(
         engine,
@@ -66,26 +52,20 @@ def register(engine: EngineProcess, sip_dir: Path, device: Device, secret: str, 
     )
 
 
-@contextmanager
-def engine_worker(settings: Any, engine: EngineProcess) -> Iterator[None]:
-    settings.PBX_ENGINE_RPC_URL = engine.rpc_url
-    with start_worker(
-        celery_app, pool="solo", perform_ping_check=False, queues=["engine"], shutdown_timeout=10
-    ):
-        yield
-
-
 def test_a_registration_fills_the_cache_with_the_views_row(
     engine: EngineProcess, sip_dir: Path
 ) -> None:
     issued = new_device()
     device = issued.device
-    assert cached(engine, account(device)) is None
+    assert cached_credentials(engine, account(device)) is None
 
     assert register(engine, sip_dir, device, issued.secret).ok
 
     device.refresh_from_db()
-    assert cached(engine, account(device)) == f"{device.ha1}|{device.ha1b}|{device.pk}|0|any"
+    assert (
+        cached_credentials(engine, account(device))
+        == f"{device.ha1}|{device.ha1b}|{device.pk}|0|any"
+    )
 
 
 def test_a_revoked_device_is_refused_at_once(
@@ -94,12 +74,12 @@ def test_a_revoked_device_is_refused_at_once(
     issued = new_device()
     device = issued.device
     assert register(engine, sip_dir, device, issued.secret).ok
-    assert cached(engine, account(device)) is not None
+    assert cached_credentials(engine, account(device)) is not None
 
     with engine_worker(settings, engine):
         started = time.monotonic()
         services.device_revoke(device=device)
-        wait_for(lambda: cached(engine, account(device)) is None, timeout=5)
+        wait_for(lambda: cached_credentials(engine, account(device)) is None, timeout=5)
         forgotten_after = time.monotonic() - started
         again = register(engine, sip_dir, device, issued.secret, expect=401)
 
@@ -116,12 +96,12 @@ def test_a_rotated_secret_refuses_the_old_one_and_takes_the_new_one(
     device = issued.device
     phone = {"local_port": free_port()}
     assert register(engine, sip_dir, device, issued.secret, **phone).ok
-    assert cached(engine, account(device)) is not None
+    assert cached_credentials(engine, account(device)) is not None
 
     with engine_worker(settings, engine):
         started = time.monotonic()
         rotated = services.device_rotate_secret(device=device)
-        wait_for(lambda: cached(engine, account(device)) is None, timeout=5)
+        wait_for(lambda: cached_credentials(engine, account(device)) is None, timeout=5)
         forgotten_after = time.monotonic() - started
         old = register(engine, sip_dir, device, issued.secret, expect=401, **phone)
         new = register(engine, sip_dir, device, rotated.secret, **phone)
@@ -130,7 +110,7 @@ def test_a_rotated_secret_refuses_the_old_one_and_takes_the_new_one(
     assert old.ok, old.output
     assert new.ok, new.output
     # looked up, not stored: a lookup within 10 s of the change might have read the old row
-    assert cached(engine, account(device)) is None
+    assert cached_credentials(engine, account(device)) is None
 
 
 def _disable(device: Device) -> None:
@@ -191,12 +171,12 @@ def test_every_change_to_the_view_reaches_the_engine_at_once(
     issued = new_device()
     device = issued.device
     assert register(engine, sip_dir, device, issued.secret).ok
-    assert cached(engine, account(device)) is not None
+    assert cached_credentials(engine, account(device)) is not None
 
     with engine_worker(settings, engine):
         started = time.monotonic()
         change(device)
-        wait_for(lambda: cached(engine, account(device)) is None, timeout=5)
+        wait_for(lambda: cached_credentials(engine, account(device)) is None, timeout=5)
         forgotten_after = time.monotonic() - started
         again = register(engine, sip_dir, device, issued.secret, expect=expect)
 
@@ -231,7 +211,7 @@ def test_a_cached_device_registers_without_postgresql(engine: EngineProcess, sip
 
     assert hit.ok, hit.output
     assert miss.ok, miss.output
-    assert cached(engine, account(uncached.device)) is None
+    assert cached_credentials(engine, account(uncached.device)) is None
     # the view back: the uncached device was refused for want of it, nothing else
     assert register(engine, sip_dir, uncached.device, uncached.secret).ok
 
@@ -267,13 +247,13 @@ def test_a_hostile_username_reaches_postgresql_as_data(
             engine, sip_dir, username=username, domain=realm, secret="guess", expect=401
         )
         assert result.ok, result.output
-        assert cached(engine, f"{username}@{realm}") is None
+        assert cached_credentials(engine, f"{username}@{realm}") is None
     recorded = [name[:64] for name in HOSTILE_USERNAMES]  # the contract clips usernames
     wait_for(lambda: RegistrationFailure.objects.filter(username__in=recorded).count() == 2)
     assert set(
         RegistrationFailure.objects.filter(username__in=recorded).values_list("reason", "device_id")
     ) == {("bad_credentials", None)}
-    assert cached(engine, account(victim.device)) is None
+    assert cached_credentials(engine, account(victim.device)) is None
 
 
 def test_identical_refreshes_are_one_event_and_a_new_contact_another(
@@ -408,12 +388,12 @@ def test_changes_in_the_console_reach_the_engine_at_once(
     device = issued.device
     client = _staff_client()
     assert register(engine, sip_dir, device, issued.secret).ok
-    assert cached(engine, account(device)) is not None
+    assert cached_credentials(engine, account(device)) is not None
 
     with engine_worker(settings, engine):
         started = time.monotonic()
         response = change(client, device)
-        wait_for(lambda: cached(engine, account(device)) is None, timeout=5)
+        wait_for(lambda: cached_credentials(engine, account(device)) is None, timeout=5)
         forgotten_after = time.monotonic() - started
         again = register(engine, sip_dir, device, issued.secret, expect=401)
 
