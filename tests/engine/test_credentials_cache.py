@@ -411,3 +411,47 @@ def test_forgetting_retries_while_the_engine_is_down(settings) -> None:
         forget_credentials.run(["dp0000000000@org.pbx.test"])
     assert forget_credentials.autoretry_for == (EngineUnavailable,)
     assert forget_credentials.max_retries is None
+
+
+def test_a_refresh_is_reported_again_once_a_third_of_its_expiry_has_passed(
+    engine: EngineProcess, sip_dir: Path
+) -> None:
+    """Expires 30 (the registrar's minimum): refreshes within 10 s of the last report are
+    withheld, the first one after is reported and moves Django's expires_at on."""
+    issued = new_device()
+    device = issued.device
+    phone = {"local_port": free_port(), "expires": 30}
+    assert register(engine, sip_dir, device, issued.secret, **phone).ok
+    first = wait_for(lambda: Registration.objects.filter(device=device).first())
+    assert register(engine, sip_dir, device, issued.secret, **phone).ok
+    time.sleep(0.5)
+    assert Registration.objects.get(device=device).updated_at == first.updated_at
+
+    # htable expiry counts whole seconds: 10 s after the report is up to 11 s
+    time.sleep(max(0.0, 11.3 - (time.time() - first.updated_at.timestamp())))
+    assert register(engine, sip_dir, device, issued.secret, **phone).ok
+
+    refreshed = wait_for(
+        lambda: Registration.objects.filter(device=device, updated_at__gt=first.updated_at).first()
+    )
+    assert refreshed.expires_at > first.expires_at
+
+
+def test_a_registration_the_engine_dropped_is_reported_when_the_phone_returns(
+    engine: EngineProcess, sip_dir: Path
+) -> None:
+    """Django dropped the device's registration (here and with ul.rm in the engine): the same
+    REGISTER as before must reach Django again."""
+    from pbx.engine.client import KamailioJsonRpc
+
+    issued = new_device()
+    device = issued.device
+    phone = {"local_port": free_port()}
+    assert register(engine, sip_dir, device, issued.secret, **phone).ok
+    wait_for(lambda: Registration.objects.filter(device=device).exists())
+    Registration.objects.filter(device=device).delete()
+    assert KamailioJsonRpc(engine.rpc_url).drop_registrations(aor=account(device))
+
+    assert register(engine, sip_dir, device, issued.secret, **phone).ok
+
+    wait_for(lambda: Registration.objects.filter(device=device).exists())
