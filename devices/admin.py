@@ -5,6 +5,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -14,6 +15,17 @@ from devices.offboarding import user_offboard
 from pbx.audit.admin import AuditedAdmin
 from pbx.directory.admin import UserAdmin
 from pbx.directory.models import User
+from pbx.engine.credentials import account_key, credentials_forget_on_commit
+
+
+def _forget_credentials(devices: Any) -> None:
+    """A device deleted or edited here: the engine forgets its cached credentials on commit."""
+    credentials_forget_on_commit(
+        accounts=[
+            account_key(sip_username=device.sip_username, sip_domain=device.tenant.sip_domain)
+            for device in devices
+        ]
+    )
 
 
 class DeviceAddForm(forms.ModelForm[Device]):
@@ -120,6 +132,8 @@ class DeviceAdmin(AuditedAdmin[Device]):
     def save_model(self, request: HttpRequest, obj: Device, form: Any, change: bool) -> None:
         if change:
             super().save_model(request, obj, form, change)
+            if services.SUBSCRIBER_FIELDS.intersection(form.changed_data):
+                _forget_credentials([obj])
             if "transport_policy" in form.changed_data:
                 services.device_transport_policy_enforce(device=obj)
             return
@@ -139,6 +153,16 @@ class DeviceAdmin(AuditedAdmin[Device]):
             f"domain {issued.device.tenant.sip_domain}, secret {issued.secret}. "
             "The secret is shown only this once.",
         )
+
+    def delete_model(self, request: HttpRequest, obj: Device) -> None:
+        with transaction.atomic():
+            _forget_credentials([obj])
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Device]) -> None:
+        with transaction.atomic():
+            _forget_credentials(queryset.select_related("tenant"))
+            super().delete_queryset(request, queryset)
 
     @admin.action(description="Revoke selected devices")
     def revoke_devices(self, request: HttpRequest, queryset: QuerySet[Device]) -> None:

@@ -10,6 +10,7 @@ from django.utils import timezone
 from devices.models import PushBinding
 from devices.services import device_revoke
 from pbx.directory.models import User
+from pbx.directory.services import devices_credentials_forget
 from pbx.tokens.services import api_sessions_revoke_for_user
 
 
@@ -56,6 +57,9 @@ def user_offboard(*, user: User) -> OffboardReport:
     if was_active:
         user.is_active = False
         user.save(update_fields=["is_active"])
+        if user.tenant is not None:
+            # devices revoked before today are not in the view either; forget them all
+            devices_credentials_forget(tenant=user.tenant, user=user)
     return OffboardReport(
         user=user.email,
         devices_revoked=revoked,

@@ -15,6 +15,7 @@ from pbx.directory import generations
 from pbx.directory.domain import ENCRYPTED_TRANSPORTS
 from pbx.directory.models import TransportPolicy, User
 from pbx.directory.networks import InvalidNetwork, normalise_networks
+from pbx.engine.credentials import account_key, credentials_forget_on_commit
 from pbx.errors import Conflict, DomainError
 from pbx.events.publish import send_event_on_commit
 from pbx.persistence import model_update, unique_violation_as
@@ -134,6 +135,20 @@ def _publish(device: Device, event_type: str) -> None:
     )
 
 
+def _forget_credentials(device: Device) -> None:
+    """What `kamailio_subscriber` returns for the device changed: the engine forgets the
+    credentials it holds in memory once this commits (Celery)."""
+    credentials_forget_on_commit(
+        accounts=[
+            account_key(sip_username=device.sip_username, sip_domain=device.tenant.sip_domain)
+        ]
+    )
+
+
+# Fields of a device that `kamailio_subscriber` reads (pbx/engine/sql.py).
+SUBSCRIBER_FIELDS = frozenset({"enabled", "allowed_networks", "transport_policy"})
+
+
 def _drop_from_engine(device: Device) -> None:
     """Forget its registrations here now, and in the engine once this commits (Celery)."""
     Registration.objects.filter(device=device).delete()
@@ -168,6 +183,7 @@ def device_rotate_secret(*, device: Device) -> IssuedCredentials:
     _require_not_revoked(device)
     secret = _set_secret(device, device.tenant.sip_domain)
     device.save(update_fields=["ha1", "ha1b", "secret_rotated_at", "updated_at"])
+    _forget_credentials(device)
     _publish(device, "device.secret_rotated")
     return IssuedCredentials(device=device, secret=secret)
 
@@ -198,6 +214,8 @@ def device_update(*, device: Device, data: Mapping[str, Any]) -> Device:
                 "transport_policy",
             },
         )
+    if SUBSCRIBER_FIELDS.intersection(changed):
+        _forget_credentials(device)
     if "enabled" in changed and not device.enabled:
         _drop_from_engine(device)
     elif "transport_policy" in changed:
@@ -217,6 +235,7 @@ def device_revoke(*, device: Device) -> Device:
         device.enabled = False
         device.save(update_fields=["revoked_at", "enabled", "updated_at"])
         PushBinding.objects.filter(device=device).delete()
+        _forget_credentials(device)
         _drop_from_engine(device)
         _publish(device, "device.revoked")
     return device

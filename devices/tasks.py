@@ -22,12 +22,17 @@ from pbx.engine.contract import EventType, RegistrationEvent
     max_retries=None,
 )
 def drop_device_registrations(device_id: int) -> bool:
-    """Remove a device's live registrations from the engine (revocation, disabling)."""
+    """Remove a device's live registrations from the engine (revocation, disabling, a policy
+    its registration breaks), and its cached credentials: a device dropped because Django
+    found it revoked behind the services' back (registration sync) must not keep
+    authenticating from the engine's memory."""
     device = Device.objects.select_related("tenant").filter(pk=device_id).first()
     if device is None:
         return False
     aor = f"{device.sip_username}@{device.tenant.sip_domain}"
-    return engine_client().drop_registrations(aor=aor)
+    client = engine_client()
+    client.forget_credentials(accounts=[aor])
+    return client.drop_registrations(aor=aor)
 
 
 @shared_task(

@@ -7,10 +7,13 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import BaseUserCreationForm
 from django.contrib.auth.forms import UserChangeForm as DjangoUserChangeForm
+from django.db import transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from pbx.audit.admin import AuditedAdmin
 from pbx.directory.models import Extension, PhoneNumber, Tenant, User
+from pbx.directory.services import SUBSCRIBER_TENANT_FIELDS, devices_credentials_forget
 from pbx.tokens.services import api_sessions_revoke_for_user
 
 
@@ -33,6 +36,24 @@ class TenantAdmin(AuditedAdmin[Tenant]):
         if obj is not None and obj.devices.exists():
             return ("sip_domain", "created_at")
         return ("created_at",)
+
+    # What kamailio_subscriber returns for the organisation's devices changes (or they are
+    # deleted with it): the engine forgets their cached credentials once this commits.
+    def save_model(self, request: HttpRequest, obj: Tenant, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change and SUBSCRIBER_TENANT_FIELDS.intersection(form.changed_data):
+            devices_credentials_forget(tenant=obj)
+
+    def delete_model(self, request: HttpRequest, obj: Tenant) -> None:
+        with transaction.atomic():
+            devices_credentials_forget(tenant=obj)
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
+        with transaction.atomic():
+            for tenant in queryset:
+                devices_credentials_forget(tenant=tenant)
+            super().delete_queryset(request, queryset)
 
 
 class UserCreationForm(BaseUserCreationForm):  # type: ignore[type-arg]
@@ -83,9 +104,24 @@ class UserAdmin(AuditedAdmin[User], DjangoUserAdmin):  # type: ignore[type-arg, 
     # ground-floor app does not know about.
     actions: tuple[Any, ...] = ()
 
+    def delete_model(self, request: HttpRequest, obj: User) -> None:
+        with transaction.atomic():
+            if obj.tenant is not None:
+                devices_credentials_forget(tenant=obj.tenant, user=obj)
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        with transaction.atomic():
+            for user in queryset.select_related("tenant"):
+                if user.tenant is not None:
+                    devices_credentials_forget(tenant=user.tenant, user=user)
+            super().delete_queryset(request, queryset)
+
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
         was_active = User.objects.filter(pk=obj.pk).values_list("is_active", flat=True).first()
         super().save_model(request, obj, form, change)
+        if change and obj.tenant is not None and "is_active" in form.changed_data:
+            devices_credentials_forget(tenant=obj.tenant, user=obj)
         if change and was_active and not obj.is_active:
             count = api_sessions_revoke_for_user(user=obj, reason="user_deactivated")
             messages.info(request, f"Revoked {count} API session(s) of {obj.email}.")

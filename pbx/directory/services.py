@@ -12,6 +12,7 @@ from django.db import transaction
 from pbx.directory import domain, generations
 from pbx.directory.models import Extension, PhoneNumber, Tenant, TransportPolicy, User
 from pbx.directory.networks import InvalidNetwork, normalise_networks
+from pbx.engine.credentials import account_key, credentials_forget_on_commit
 from pbx.errors import Conflict, DomainError
 from pbx.persistence import model_update, unique_violation_as
 from pbx.tokens.services import api_sessions_revoke_for_user
@@ -64,6 +65,27 @@ def tenant_create(
     return tenant
 
 
+# Fields of an organisation that `kamailio_subscriber` reads (pbx/engine/sql.py) for each of its
+# devices.
+SUBSCRIBER_TENANT_FIELDS = frozenset(
+    {"sip_domain", "is_active", "allowed_registration_networks", "default_transport_policy"}
+)
+
+
+def devices_credentials_forget(*, tenant: Tenant, user: User | None = None) -> None:
+    """The engine forgets, once this commits, the cached credentials of every device of the
+    organisation (or of one person): one entry per device, so other organisations' stay warm.
+    The devices are reached through the reverse relations (this app does not import `devices`)."""
+    devices = user.devices.all() if user is not None else tenant.devices.all()
+    credentials_forget_on_commit(
+        accounts=[
+            account_key(sip_username=name, sip_domain=tenant.sip_domain)
+            for name in devices.values_list("sip_username", flat=True)
+        ]
+    )
+
+
+@transaction.atomic
 def tenant_update(*, tenant: Tenant, data: Mapping[str, Any]) -> Tenant:
     data = dict(data)
     if "sip_domain" in data:
@@ -78,7 +100,7 @@ def tenant_update(*, tenant: Tenant, data: Mapping[str, Any]) -> Tenant:
     if "allowed_registration_networks" in data:
         data["allowed_registration_networks"] = _networks(data["allowed_registration_networks"])
     with _sip_domain_unique():
-        model_update(
+        changed = model_update(
             instance=tenant,
             data=data,
             fields={
@@ -92,6 +114,8 @@ def tenant_update(*, tenant: Tenant, data: Mapping[str, Any]) -> Tenant:
                 "is_active",
             },
         )
+    if SUBSCRIBER_TENANT_FIELDS.intersection(changed):
+        devices_credentials_forget(tenant=tenant)
     generations.organisation_changed(tenant.pk)  # time zone and ring-time cap feed every decision
     return tenant
 
@@ -176,6 +200,8 @@ def user_update(*, user: User, data: Mapping[str, Any]) -> User:
         data=data,
         fields={"full_name", "role", "time_zone", "mobile_number", "is_active"},
     )
+    if "is_active" in changed and user.tenant is not None:
+        devices_credentials_forget(tenant=user.tenant, user=user)
     if "is_active" in changed and not user.is_active:
         api_sessions_revoke_for_user(user=user, reason="user_deactivated")
     if "time_zone" in changed:

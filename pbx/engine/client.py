@@ -4,7 +4,7 @@ Only Celery tasks call it (never a request handler): the engine may be restartin
 retries with backoff until the command lands.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -12,6 +12,11 @@ import httpx
 from django.conf import settings
 
 REGISTRATION_TABLE = "kamailio_location"
+# The engine's htables (deploy/kamailio/parts/registrar.cfg): credentials served from memory,
+# the marks that keep a lookup racing a change from storing it, the last reported REGISTERs.
+CREDENTIALS_TABLE = "creds"
+CREDENTIALS_STALE_TABLE = "credsstale"
+REPORTED_REGISTRATIONS_TABLE = "regseen"
 
 
 class EngineUnavailable(Exception):
@@ -57,6 +62,12 @@ class EngineClient(Protocol):
 
     def drop_registrations(self, *, aor: str) -> bool:
         """Remove every contact of the AOR. False when there was none."""
+        ...
+
+    def forget_credentials(self, *, accounts: Sequence[str]) -> None:
+        """Make the engine read these accounts' credentials (`username@sip domain`) from
+        PostgreSQL again on their next request: after any change to what `kamailio_subscriber`
+        returns for them (revoked, secret rotated, policy changed, ...)."""
         ...
 
     def banned_addresses(self) -> dict[str, str]:
@@ -161,19 +172,32 @@ class KamailioJsonRpc:
                 banned[str(item.get("name"))] = str(item.get("value"))
         return banned
 
+    def _forget(self, table: str, key: str) -> None:
+        try:
+            self._call("htable.delete", table, key)
+        except EngineError as exc:  # "key not found": nothing to forget
+            if "not found" not in str(exc).lower():
+                raise
+
     def lift_ban(self, *, address: str) -> bool:
         was_banned = address in self.banned_addresses()
         for table in ("bans", "addrfail"):
-            try:
-                self._call("htable.delete", table, address)
-            except EngineError as exc:  # "key not found": nothing to forget
-                if "not found" not in str(exc).lower():
-                    raise
+            self._forget(table, address)
         return was_banned
+
+    def forget_credentials(self, *, accounts: Sequence[str]) -> None:
+        for account in accounts:
+            # The mark first: a lookup that read the old row before the change committed and
+            # stores it after this delete sees the mark (both under the slot's lock) and
+            # does not store it.
+            self._call("htable.sets", CREDENTIALS_STALE_TABLE, account, "1")
+            self._forget(CREDENTIALS_TABLE, account)
 
     def drop_registrations(self, *, aor: str) -> bool:
         had_contacts = bool(self.registrations(aor=aor))
         self._call("ul.rm", REGISTRATION_TABLE, aor)  # succeeds whether or not the AOR exists
+        # the phone's next REGISTER must reach Django, even if it says what the last one said
+        self._forget(REPORTED_REGISTRATIONS_TABLE, aor)
         return had_contacts
 
 

@@ -14,6 +14,7 @@ from pbx.directory.models import TransportPolicy
 from pbx.directory.services import tenant_update
 from pbx.engine.client import KamailioJsonRpc
 from pbx.engine.process import EngineProcess
+from tests.engine.credentials import cached_credentials, engine_worker
 from tests.engine.office import Office, wait_for
 from tests.factories import TenantFactory, UserFactory
 from tests.sip_phone import Message, Phone
@@ -114,16 +115,20 @@ def test_a_device_with_policy_any_registers_over_udp_whatever_the_default(
 
 
 def test_a_device_that_inherits_follows_its_organisations_default(
-    engine: EngineProcess, tls_files: tuple[Path, Path]
+    engine: EngineProcess, tls_files: tuple[Path, Path], settings
 ) -> None:
     issued = new_device(Device.INHERIT, default=TransportPolicy.TLS_SRTP_REQUIRED)
+    key = f"{issued.device.sip_username}@{issued.device.tenant.sip_domain}"
 
     phone = phone_for(engine, "udp", tls_files)
     try:
         refused = register(phone, issued)
-        tenant_update(
-            tenant=issued.device.tenant, data={"default_transport_policy": TransportPolicy.ANY}
-        )
+        with engine_worker(settings, engine):
+            tenant_update(
+                tenant=issued.device.tenant, data={"default_transport_policy": TransportPolicy.ANY}
+            )
+            # the engine's cached credentials (with the policy) are forgotten after commit
+            wait_for(lambda: cached_credentials(engine, key) is None, timeout=1)
         allowed = register(phone, issued)
     finally:
         phone.close()
