@@ -11,12 +11,12 @@ from django.core.cache import cache
 from django.db.models import F, QuerySet
 
 from devices.models import Registration
-from pbx.engine.contract import CallEvent
+from pbx.engine.contract import CallEvent, EventType
 from pbx.events.publish import send_event_on_commit
 from routing.decisions import RoutedCall
 from routing.domain.call_states import CallPhase, Effect, transition
 from routing.models import Call
-from routing.wake_pushes import cancels_schedule
+from routing.wake_pushes import WakeCancel, cancels_schedule
 
 CALL_MEMORY_SECONDS = 6 * 3600  # longer than any call is expected to ring and talk
 
@@ -127,6 +127,30 @@ class CallEventBatch:
     def __init__(self, events: Sequence[CallEvent]) -> None:
         self._calls = _calls_for(events)
         self._changed: dict[CallKey, set[str]] = {}
+        self._cancels: list[WakeCancel] = []
+        answers = [e for e in events if e.type == EventType.ANSWERED]
+        contacts = {c for e in answers for c in (e.contact, e.reply_contact) if c}
+        # which device answered: any device of the organisation registered at that contact
+        self._registered_at: dict[tuple[int, str], int] = {}
+        if contacts:
+            for tenant_id, contact, device_id in Registration.objects.filter(
+                contact__in=contacts
+            ).values_list("device__tenant_id", "contact", "device_id"):
+                self._registered_at.setdefault((tenant_id, contact), device_id)
+
+    def device_at(self, tenant_id: int, *contacts: str) -> int | None:
+        return next(
+            (
+                self._registered_at[(tenant_id, c)]
+                for c in contacts
+                if (tenant_id, c) in self._registered_at
+            ),
+            None,
+        )
+
+    def cancel_wakes(self, cancel: WakeCancel) -> None:
+        """Cancel pushes are looked up for the whole batch at once (most calls woke nobody)."""
+        self._cancels.append(cancel)
 
     def apply(self, *, event: CallEvent, now: datetime) -> bool:
         """False when the call is unknown (not routed by Django: degraded mode)."""
@@ -141,14 +165,19 @@ class CallEventBatch:
             call.outcome = _OUTCOMES[step.to]
             changed.add("outcome")
         for effect in step.effects:
-            changed |= _EFFECTS[effect](call, event, now)
+            changed |= _EFFECTS[effect](self, call, event, now)
         return True
 
     def save(self) -> None:
-        for key, fields in self._changed.items():
-            if fields:
-                self._calls[key].save(update_fields=sorted(fields))
+        by_fields: dict[tuple[str, ...], list[Call]] = {}
+        for key, changed in self._changed.items():
+            if changed:
+                by_fields.setdefault(tuple(sorted(changed)), []).append(self._calls[key])
+        for fields, calls in by_fields.items():
+            Call.objects.bulk_update(calls, fields)
         self._changed = {}
+        cancels_schedule(self._cancels)
+        self._cancels = []
 
 
 def call_event_apply(*, event: CallEvent, now: datetime) -> bool:
@@ -159,7 +188,9 @@ def call_event_apply(*, event: CallEvent, now: datetime) -> bool:
     return known
 
 
-def _announce_ringing(call: Call, event: CallEvent, now: datetime) -> set[str]:
+def _announce_ringing(
+    batch: "CallEventBatch", call: Call, event: CallEvent, now: datetime
+) -> set[str]:
     send_event_on_commit(
         user_ids=[call.callee_id],
         type="call.ringing",
@@ -168,36 +199,31 @@ def _announce_ringing(call: Call, event: CallEvent, now: datetime) -> set[str]:
     return set()
 
 
-def _record_answer(call: Call, event: CallEvent, now: datetime) -> set[str]:
+def _record_answer(
+    batch: "CallEventBatch", call: Call, event: CallEvent, now: datetime
+) -> set[str]:
     # The answering device may be a colleague's (an extension target, a forward): any device
     # of the organisation registered at that contact.
-    call.answered_device_id = (
-        Registration.objects.filter(
-            device__tenant_id=call.tenant_id, contact__in=[event.contact, event.reply_contact]
-        )
-        .values_list("device_id", flat=True)
-        .first()
-    )
+    call.answered_device_id = batch.device_at(call.tenant_id, event.contact, event.reply_contact)
     call.answered_at = now
     return {"answered_at", "answered_device"}
 
 
-def _cancel_wakes(reason: str | None) -> Callable[[Call, CallEvent, datetime], set[str]]:
-    def cancel(call: Call, event: CallEvent, now: datetime) -> set[str]:
+def _cancel_wakes(
+    reason: str | None,
+) -> Callable[["CallEventBatch", Call, CallEvent, datetime], set[str]]:
+    def cancel(batch: "CallEventBatch", call: Call, event: CallEvent, now: datetime) -> set[str]:
         cause = reason or ("caller_hung_up" if event.code == 487 else "not_answered")
-        cancels_schedule(
-            tenant_id=call.tenant_id,
-            call_id=call.call_id,
-            answered_device_id=call.answered_device_id,
-            reason=cause,
-        )
+        batch.cancel_wakes(WakeCancel(call.tenant_id, call.call_id, call.answered_device_id, cause))
         return set()
 
     return cancel
 
 
-def _announce(type_: str, **extra: object) -> Callable[[Call, CallEvent, datetime], set[str]]:
-    def announce(call: Call, event: CallEvent, now: datetime) -> set[str]:
+def _announce(
+    type_: str, **extra: object
+) -> Callable[["CallEventBatch", Call, CallEvent, datetime], set[str]]:
+    def announce(batch: "CallEventBatch", call: Call, event: CallEvent, now: datetime) -> set[str]:
         data: dict[str, object] = {"call_id": call.call_id, **extra}
         send_event_on_commit(user_ids=[call.callee_id], type=type_, data=data)
         return set()
@@ -205,7 +231,9 @@ def _announce(type_: str, **extra: object) -> Callable[[Call, CallEvent, datetim
     return announce
 
 
-def _announce_answered(call: Call, event: CallEvent, now: datetime) -> set[str]:
+def _announce_answered(
+    batch: "CallEventBatch", call: Call, event: CallEvent, now: datetime
+) -> set[str]:
     send_event_on_commit(
         user_ids=[call.callee_id],
         type="call.answered",
@@ -214,17 +242,19 @@ def _announce_answered(call: Call, event: CallEvent, now: datetime) -> set[str]:
     return set()
 
 
-def _record_end(call: Call, event: CallEvent, now: datetime) -> set[str]:
+def _record_end(batch: "CallEventBatch", call: Call, event: CallEvent, now: datetime) -> set[str]:
     call.ended_at = now
     return {"ended_at"}
 
 
-def _record_final_code(call: Call, event: CallEvent, now: datetime) -> set[str]:
+def _record_final_code(
+    batch: "CallEventBatch", call: Call, event: CallEvent, now: datetime
+) -> set[str]:
     call.final_code = event.code
     return {"final_code"}
 
 
-_EFFECTS: dict[Effect, Callable[[Call, CallEvent, datetime], set[str]]] = {
+_EFFECTS: dict[Effect, Callable[["CallEventBatch", Call, CallEvent, datetime], set[str]]] = {
     Effect.ANNOUNCE_RINGING: _announce_ringing,
     Effect.RECORD_ANSWER: _record_answer,
     Effect.CANCEL_WAKES_ANSWERED: _cancel_wakes("answered_elsewhere"),

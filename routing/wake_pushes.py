@@ -3,6 +3,8 @@ cancel push to every woken app when the call is answered elsewhere or over. The 
 is in `routing.wakeups`, run by the tasks."""
 
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import partial
 
 from django.db import transaction
@@ -32,20 +34,38 @@ def wakes_schedule(
     return len(requests)
 
 
-def cancels_schedule(
-    *, tenant_id: int, call_id: str, answered_device_id: int | None, reason: str
-) -> None:
-    """After commit, a cancel push to every device woken for this call except the one that
-    answered."""
+@dataclass(frozen=True)
+class WakeCancel:
+    """A call ended or was answered: the apps woken for it stop ringing."""
+
+    tenant_id: int
+    call_id: str
+    answered_device_id: int | None
+    reason: str
+
+
+def cancels_schedule(cancels: Sequence[WakeCancel]) -> None:
+    """After commit, a cancel push to every device woken for these calls except the one that
+    answered each. One query for all of them."""
+    if not cancels:
+        return
+    wanted: dict[tuple[int, str], list[WakeCancel]] = {}
+    for cancel in cancels:
+        wanted.setdefault((cancel.tenant_id, cancel.call_id), []).append(cancel)
     woken = PushDelivery.objects.filter(
-        tenant_id=tenant_id,
-        call_id=call_id,
+        tenant_id__in={c.tenant_id for c in cancels},
+        call_id__in={c.call_id for c in cancels},
         kind=PushDelivery.Kind.WAKE,
         status__in=(PushDelivery.Status.SENT, PushDelivery.Status.PENDING),
-    )
-    if answered_device_id is not None:
-        woken = woken.exclude(device_id=answered_device_id)
-    for device_id in woken.values_list("device_id", flat=True):
-        transaction.on_commit(
-            partial(push_cancel.delay, device_id=device_id, call_id=call_id, reason=reason)
-        )
+    ).values_list("tenant_id", "call_id", "device_id")
+    for tenant_id, call_id, device_id in woken:
+        for cancel in wanted.get((tenant_id, call_id), []):
+            if device_id != cancel.answered_device_id:
+                transaction.on_commit(
+                    partial(
+                        push_cancel.delay,
+                        device_id=device_id,
+                        call_id=call_id,
+                        reason=cancel.reason,
+                    )
+                )

@@ -1,15 +1,20 @@
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from django.conf import settings
 from django.core.cache import cache
+from django.db import connection
 from rest_framework.test import APIClient
 
 from pbx.directory.models import Tenant, User
 from pbx.engine.media_relay import MediaRelayProcess, MediaRelaySettings, start_media_relay
-from pbx.engine.process import EngineProcess, free_port, free_udp_range
+from pbx.engine.process import EngineProcess, free_port, free_udp_range, postgres_url
 from pbx.tokens.services import api_session_open
 from tests.factories import TenantFactory, UserFactory
 from tests.fakes.fixtures import fake_apns, fake_fcm  # noqa: F401 - shared fixtures
@@ -108,3 +113,33 @@ def media_relay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MediaRelay
     )
     yield relay
     relay.stop()
+
+
+@pytest.fixture(scope="module")
+def engine_api(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The engine's API as production runs it (pbx.internal.server, 2 processes) on the test
+    database: every call the engine tests make is decided through it."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("engine-api") / "engine-api.log"
+    env = os.environ | {
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": postgres_url(connection.settings_dict),
+        "REDIS_URL": settings.REDIS_URL,
+        "PBX_ENGINE_TOKEN": settings.PBX_ENGINE_TOKEN,
+    }
+    process = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "pbx.internal.server", "--port", str(port), "--processes", "2"],
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(150):
+        try:
+            httpx.post(f"{url}/internal/engine/events", timeout=0.5)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    yield url
+    process.terminate()
+    process.wait(timeout=10)

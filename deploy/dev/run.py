@@ -158,7 +158,7 @@ def start_dev_engine(
     try:
         engine = start_engine(
             db_url=env["DATABASE_URL"].replace("postgresql://", "postgres://"),
-            django_url=f"http://{HOST}:{PORT}",
+            django_url=f"http://{HOST}:{ENGINE_API_PORT}",
             token=env.get("PBX_ENGINE_TOKEN", "development-engine-token"),
             port=port,
             log_path=ROOT / "var" / "kamailio.log",
@@ -189,6 +189,26 @@ def start_dev_engine(
 
 
 VOICEMAIL_PORT = os.environ.get("PBX_VOICEMAIL_PORT", "5070")
+ENGINE_API_PORT = os.environ.get("PBX_ENGINE_API_PORT", "8001")
+
+
+def start_engine_api(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """The engine's API (route decisions, event batches) in processes of its own
+    (pbx.internal.server), so calls never wait on the web tier."""
+    print(f"[run] engine API on http://{HOST}:{ENGINE_API_PORT} (route decisions, events)")
+    return subprocess.Popen(
+        [
+            str(VENV_BIN / "python"),
+            "-m",
+            "pbx.internal.server",
+            "--host",
+            HOST,
+            "--port",
+            ENGINE_API_PORT,
+        ],
+        cwd=ROOT,
+        env=env,
+    )
 
 
 def start_voicemail_agent(env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -218,7 +238,9 @@ def main() -> int:
     env = choose_environment()
     manage(env, "migrate", "--noinput")
     manage(env, "seed_demo")
-    relay = start_dev_media_relay() if env["DATABASE_URL"].startswith("postgres") else None
+    with_engine = env["DATABASE_URL"].startswith("postgres")
+    relay = start_dev_media_relay() if with_engine else None
+    engine_api = start_engine_api(env) if with_engine else None
     engine = start_dev_engine(env, relay)
     processes = [
         subprocess.Popen(
@@ -235,6 +257,8 @@ def main() -> int:
             env=env,
         )
     ]
+    if engine_api is not None:
+        processes.append(engine_api)
     if engine is not None:
         processes.append(start_voicemail_agent(env))
     if env["REDIS_URL"]:

@@ -323,14 +323,15 @@ def main() -> int:
         from django.core.cache import cache
 
         cache.clear()
-        rows = evaluator_rows() + route_decision_rows() + api_rows()
         from tests.bench.population import populate
         from tests.bench.sip_load import call_rows, register_rows
 
+        # first: the in-process rows (the app's hot API calls) run with 10,000 people present
         log("populating: 10 organisations x 1,000 people x 1 device; 1 x 300 people x 3 devices")
         registrars = populate(tenants=10, people_per_tenant=1000, devices_per_person=1, tag="r")
         callees = populate(tenants=1, people_per_tenant=300, devices_per_person=3, tag="c")
-        load = register_rows(registrars, log)
+        rows = evaluator_rows() + route_decision_rows() + api_rows()
+        load, memory = register_rows(registrars, log)
         calls, delays = call_rows(callees, log)
         load += calls
         from tests.bench.push_wake import push_wake_latencies
@@ -338,7 +339,10 @@ def main() -> int:
         wake = push_wake_latencies()
     finally:
         teardown_databases(old, verbosity=0)
-    print(f"PBX benchmarks (in-process, PostgreSQL + Redis, {os.cpu_count()} cores)")
+    print(
+        f"PBX benchmarks (in-process, PostgreSQL + Redis, {os.cpu_count()} cores, "
+        "10,000+ people in the database)"
+    )
     print_table(rows)
     print()
     print(
@@ -350,10 +354,16 @@ def main() -> int:
     )
     print_sip_table(load, delays)
     print()
+    print(f"| {'memory per registered device':<58} | {'devices':>7} | {'bytes':>9} |")
+    print(f"|{'-' * 60}|{'-' * 9}|{'-' * 11}|")
+    for row in memory:
+        print(f"| {row.name:<58} | {row.devices:>7} | {row.bytes_per_device:>9.0f} |")
+    print()
     figures: dict[str, dict[str, object]] = {
         "in_process": {row.name: asdict(row) for row in rows},
         "sip_load": {r.name: asdict(r) for r in load},
         "post_dial_delay": {d.name: asdict(d) for d in delays},
+        "memory": {m.name: asdict(m) for m in memory},
         "push_wake": {},
     }
     print("Push wake-up on loopback (sipp caller and app, Kamailio, Django, Celery, fake APNs)")

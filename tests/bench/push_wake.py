@@ -13,7 +13,7 @@ from tempfile import TemporaryDirectory
 
 from pbx.engine.process import EngineProcess, free_port, postgres_url, start_engine
 from tests import sip
-from tests.bench.sip_load import ROOT, bench_env, start_django
+from tests.bench.sip_load import ROOT, bench_env, start_engine_api
 
 _SENT = re.compile(
     r"-{10,} (?P<at>\d{4}-\d\d-\d\d\s+\d\d:\d\d:\d\d\.\d+)\s*\n"
@@ -117,7 +117,8 @@ def push_wake_latencies(calls: int = 40, warmup: int = 1) -> dict[str, list[floa
             "PBX_APNS_CA_FILE": str(fake.cert_path),
         }
         db_name = str(connection.settings_dict["NAME"])
-        django, django_url = start_django(db_name, workdir, env)
+        # the engine's decisions from the engine API, as in production
+        django, django_url = start_engine_api(db_name, workdir, env)
         worker = _start_worker(db_name, env, workdir)
         uas_port = free_port()
         (workdir / "app.xml").write_text(sip_calls.device_scenario("answer", answer_ms=0))

@@ -67,6 +67,15 @@ class LoadRow:
 
 
 @dataclass(frozen=True)
+class MemoryRow:
+    """Memory per registered device: what registering `devices` more added, per device."""
+
+    name: str
+    devices: int
+    bytes_per_device: float
+
+
+@dataclass(frozen=True)
 class DelayRow:
     """Post-dial delay (authenticated INVITE sent -> first 180) at one offered rate."""
 
@@ -127,7 +136,7 @@ def start_django(
 
 
 def start_engine_api(
-    db_name: str, workdir: Path, processes: int = 2
+    db_name: str, workdir: Path, extra_env: dict[str, str] | None = None, processes: int = 2
 ) -> tuple[subprocess.Popen[bytes], str]:
     """The engine's API in processes of its own (pbx.internal.server)."""
     port = free_port()
@@ -142,7 +151,7 @@ def start_engine_api(
             str(processes),
         ],
         cwd=ROOT,
-        env=bench_env(db_name),
+        env=bench_env(db_name, extra_env),
         stdout=(workdir / "engine-api.log").open("ab"),
         stderr=subprocess.STDOUT,
     )
@@ -175,7 +184,8 @@ class Target:
     host: str
     port: int
     processes: Processes
-    transactions: Callable[[], int]  # the engine's transactions in progress (tm.stats)
+    transactions: Callable[[], int]  # the engine's work in progress (tm.stats, event queue)
+    shared_memory: Callable[[], int]  # bytes of Kamailio's shared memory in use (core.shmmem)
     relay: MediaRelayProcess | None = None
     devices: "Devices | None" = None
 
@@ -230,10 +240,23 @@ def pbx_engine(workdir: Path, *, media: bool, engine_api: bool = True) -> Iterat
         rpc_url = engine.rpc_url
 
         def transactions() -> int:
+            """Transactions in progress, and events the engine has yet to report."""
             body = {"jsonrpc": "2.0", "method": "tm.stats", "id": 1}
-            return int(httpx.post(rpc_url, json=body, timeout=5).json()["result"]["current"])
+            current = int(httpx.post(rpc_url, json=body, timeout=5).json()["result"]["current"])
+            body = {
+                "jsonrpc": "2.0",
+                "method": "mqueue.get_size",
+                "params": ["engine_events"],
+                "id": 2,
+            }
+            queued = httpx.post(rpc_url, json=body, timeout=5).json().get("result") or {}
+            return current + int(queued.get("size", 0))
 
-        yield Target(engine.host, engine.port, processes, transactions, relay)
+        def shared_memory() -> int:
+            body = {"jsonrpc": "2.0", "method": "core.shmmem", "id": 3}
+            return int(httpx.post(rpc_url, json=body, timeout=5).json()["result"]["used"])
+
+        yield Target(engine.host, engine.port, processes, transactions, shared_memory, relay)
     finally:
         if engine is not None:
             engine.stop()
@@ -306,17 +329,24 @@ def kamailio_alone(workdir: Path, population: Population, *, media: bool) -> Ite
         if relay:
             processes.add("rtpengine", relay.process.pid)
 
-        def transactions() -> int:
+        def kamcmd(command: str, field: str) -> int:
             out = subprocess.run(  # noqa: S603
-                ["/usr/sbin/kamcmd", "-s", f"unix:{ctl}", "tm.stats"],
+                ["/usr/sbin/kamcmd", "-s", f"unix:{ctl}", command],
                 capture_output=True,
                 text=True,
                 check=True,
             ).stdout
-            match = re.search(r"current:\s*(\d+)", out)
+            match = re.search(rf"{field}:\s*(\d+)", out)
             return int(match.group(1)) if match else 0
 
-        yield Target("127.0.0.1", port, processes, transactions, relay)
+        yield Target(
+            "127.0.0.1",
+            port,
+            processes,
+            lambda: kamcmd("tm.stats", "current"),
+            lambda: kamcmd("core.shmmem", "used"),
+            relay,
+        )
     finally:
         stop(process)
         if relay is not None:
@@ -375,11 +405,29 @@ def _row(name: str, devices: int, result: Sustained, reference: str = "") -> Loa
     return LoadRow(name, devices, result, reference, cpu)
 
 
-def register_rows(population: Population, log: Callable[[str], None]) -> list[LoadRow]:
-    """REGISTER/s at 1,000 and at all of the population's devices, ours and Kamailio alone."""
+def _postgres_bytes_per_device() -> float:
+    """Rows and indexes a registered device costs in PostgreSQL: its device row, Django's
+    registration and the engine's location row (usrloc writes it back on its timer)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT sum(pg_total_relation_size(t::regclass)) FROM unnest(%s) AS t",
+            [["devices_device", "devices_registration", "kamailio_location"]],
+        )
+        total = float(cursor.fetchone()[0])
+        cursor.execute("SELECT count(*) FROM devices_device")
+        devices = int(cursor.fetchone()[0])
+    return total / devices if devices else 0.0
+
+
+def register_rows(
+    population: Population, log: Callable[[str], None]
+) -> tuple[list[LoadRow], list[MemoryRow]]:
+    """REGISTER/s at 1,000 and at all of the population's devices, ours and Kamailio alone;
+    and the memory each registered device costs."""
     accounts = population.accounts
     sizes = [size for size in (1000, len(accounts)) if size <= len(accounts)]
     rows: list[LoadRow] = []
+    memory: list[MemoryRow] = []
     with TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         for label, engine in (
@@ -391,7 +439,17 @@ def register_rows(population: Population, log: Callable[[str], None]) -> list[Lo
                 for size in sizes:
                     rows_in = _register_rows(accounts[:size], "127.0.0.1:5999")
                     if registered < size:
+                        before = target.shared_memory()
                         register_all(target, workdir, rows_in[registered:], name=f"pre-{size}")
+                        target.settle()
+                        if registered:
+                            memory.append(
+                                MemoryRow(
+                                    f"Kamailio shared memory: {label}",
+                                    size - registered,
+                                    (target.shared_memory() - before) / (size - registered),
+                                )
+                            )
                         registered = size
                     log(f"  REGISTER, {label}, {size} devices")
                     injection = injection_file(workdir / f"register-{size}.csv", rows_in)
@@ -407,7 +465,15 @@ def register_rows(population: Population, log: Callable[[str], None]) -> list[Lo
                     reference = f"REGISTER: Kamailio alone, {size} devices"
                     name = f"REGISTER: {label}, {size} devices"
                     rows.append(_row(name, size, result, "" if name == reference else reference))
-    return rows
+                if label == "PBX engine":
+                    memory.append(
+                        MemoryRow(
+                            "PostgreSQL: device, registration, location rows",
+                            registered,
+                            _postgres_bytes_per_device(),
+                        )
+                    )
+    return rows, memory
 
 
 @dataclass

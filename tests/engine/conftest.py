@@ -27,6 +27,7 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def engine(
     request: pytest.FixtureRequest,
     django_db_setup: None,
+    engine_api: str,
     live_server,
     media_relay: MediaRelayProcess,
     tmp_path_factory: pytest.TempPathFactory,
@@ -38,7 +39,7 @@ def engine(
     certificate, private_key = tls_files
     process = start_engine(
         db_url=postgres_url(connection.settings_dict),
-        django_url=live_server.url,
+        django_url=engine_api,
         token=settings.PBX_ENGINE_TOKEN,
         workers=2,
         log_path=log_dir / "kamailio.log",
