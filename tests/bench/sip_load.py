@@ -410,8 +410,9 @@ def _postgres_bytes_per_device() -> float:
     registration and the engine's location row (usrloc writes it back on its timer)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT sum(pg_total_relation_size(t::regclass)) FROM unnest(%s) AS t",
-            [["devices_device", "devices_registration", "kamailio_location"]],
+            "SELECT pg_total_relation_size('devices_device')"
+            " + pg_total_relation_size('devices_registration')"
+            " + pg_total_relation_size('kamailio_location')"
         )
         total = float(cursor.fetchone()[0])
         cursor.execute("SELECT count(*) FROM devices_device")
