@@ -139,7 +139,7 @@ class CallEventBatch:
                 self._registered_at.setdefault((tenant_id, contact), device_id)
 
     def device_at(self, tenant_id: int, *contacts: str) -> int | None:
-        return next(
+        found = next(
             (
                 self._registered_at[(tenant_id, c)]
                 for c in contacts
@@ -147,6 +147,17 @@ class CallEventBatch:
             ),
             None,
         )
+        if found is None:
+            # registered by an event earlier in this batch (a woken app's REGISTER often
+            # shares its batch with the answer): read it now, as the batch has applied it
+            found = (
+                Registration.objects.filter(
+                    device__tenant_id=tenant_id, contact__in=[c for c in contacts if c]
+                )
+                .values_list("device_id", flat=True)
+                .first()
+            )
+        return found
 
     def cancel_wakes(self, cancel: WakeCancel) -> None:
         """Cancel pushes are looked up for the whole batch at once (most calls woke nobody)."""

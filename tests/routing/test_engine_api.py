@@ -272,3 +272,74 @@ def test_a_call_is_recorded_when_the_engine_reports_it(alice: User) -> None:
         "+33140000000",
     )
     assert call.ended_at is not None
+
+
+def _report(events: list[dict]) -> dict:
+    return (
+        Client()
+        .post(
+            "/internal/engine/events",
+            json.dumps({"version": 1, "events": events}),
+            content_type="application/json",
+            **TOKEN,
+        )
+        .json()
+    )
+
+
+def test_a_device_that_registered_earlier_in_the_same_batch_is_the_one_that_answered(
+    alice: User,
+) -> None:
+    """A woken app's REGISTER and its answer often reach Django in one batch: the answer is
+    matched against the registration the batch has just applied."""
+    from routing.models import Call
+
+    app = make_device(alice, kind=Device.Kind.MOBILE_APP, label="App")
+    domain = alice.tenant.sip_domain
+    assert ask({"call_id": "woken-1", "domain": domain, "called": "201"}).status_code == 200
+    contact = f"sip:{app.sip_username}@192.0.2.7:5062"
+
+    reported = _report(
+        [
+            {
+                "type": "registered",
+                "username": app.sip_username,
+                "domain": domain,
+                "contact": contact,
+                "expires": "600",
+            },
+            {"type": "answered", "call_id": "woken-1", "domain": domain, "contact": contact},
+        ]
+    )
+
+    assert (reported["known_devices"], reported["known_calls"]) == (1, 1)
+    assert Call.objects.get(call_id="woken-1").answered_device == app
+
+
+def test_one_batch_applies_the_events_of_several_calls_in_order(alice: User) -> None:
+    from routing.models import Call
+
+    desk = make_device(alice, kind=Device.Kind.DESK_PHONE, label="Desk")
+    register(desk)
+    contact = Registration.objects.get(device=desk).contact
+    domain = alice.tenant.sip_domain
+    for call_id in ("c-1", "c-2", "c-3"):
+        assert ask({"call_id": call_id, "domain": domain, "called": "201"}).status_code == 200
+
+    reported = _report(
+        [
+            {"type": "answered", "call_id": "c-1", "domain": domain, "contact": contact},
+            {"type": "ended", "call_id": "c-2", "domain": domain, "code": 487},
+            {"type": "ended", "call_id": "c-1", "domain": domain},
+            {"type": "answered", "call_id": "c-1", "domain": domain, "contact": contact},
+            {"type": "answered", "call_id": "unknown", "domain": domain, "contact": contact},
+        ]
+    )
+
+    assert reported["known_calls"] == 4  # the unknown call is skipped, the rest applied
+    calls = {call.call_id: call for call in Call.objects.all()}
+    assert set(calls) == {"c-1", "c-2"}  # c-3 has no event yet: no row
+    assert (calls["c-1"].outcome, calls["c-1"].answered_device) == ("answered", desk)
+    assert calls["c-1"].ended_at is not None  # a late repeated answer changes nothing
+    assert calls["c-2"].answered_device is None
+    assert calls["c-2"].ended_at is not None
