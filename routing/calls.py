@@ -191,14 +191,6 @@ class CallEventBatch:
         self._cancels = []
 
 
-def call_event_apply(*, event: CallEvent, now: datetime) -> bool:
-    """One report about a call (see CallEventBatch)."""
-    batch = CallEventBatch([event])
-    known = batch.apply(event=event, now=now)
-    batch.save()
-    return known
-
-
 def _announce_ringing(
     batch: "CallEventBatch", call: Call, event: CallEvent, now: datetime
 ) -> set[str]:
