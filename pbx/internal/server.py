@@ -17,6 +17,7 @@ is served here (404). Never public, like /internal/ on the web tier.
 import argparse
 import contextlib
 import io
+import logging
 import os
 import signal
 import socket
@@ -36,6 +37,8 @@ from django.db import close_old_connections  # noqa: E402
 from django.http.response import HttpResponseBase  # noqa: E402
 
 from pbx.internal import engine  # noqa: E402
+
+logger = logging.getLogger(__name__)
 
 View = Callable[..., HttpResponseBase]
 ROUTES: dict[str, tuple[View, int]] = {
@@ -82,10 +85,16 @@ class EngineApiHandler(BaseHTTPRequestHandler):
             "wsgi.url_scheme": "http",
         }
         for name, value in self.headers.items():
-            environ["HTTP_" + name.upper().replace("-", "_")] = value
+            if name.lower() not in ("content-type", "content-length"):
+                environ["HTTP_" + name.upper().replace("-", "_")] = value
         close_old_connections()
         try:
             response = view(WSGIRequest(environ))
+        except Exception:
+            # as Django's own handler would: logged, 500, and the engine goes on (degraded)
+            logger.exception("engine API: %s failed", path)
+            self._reply(500, b'{"code": "server_error", "detail": "The request failed."}')
+            return
         finally:
             close_old_connections()
         self._reply(response.status_code, getattr(response, "content", b""))
