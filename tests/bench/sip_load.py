@@ -8,6 +8,7 @@ ours asks Django for the route decision and anchors media in rtpengine; the refe
 same way from memory, with and without the relay. sipp shares the two cores with everything.
 """
 
+import os
 import re
 import subprocess
 import sys
@@ -84,13 +85,10 @@ class DelayRow:
     calls: int
     p50_ms: float
     p99_ms: float
-    reference: str = ""
 
 
 def bench_env(db_name: str, extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment of a process the bench starts: its database, Redis database 14."""
-    import os
-
     return (
         dict(os.environ)
         | (extra or {})
