@@ -3,7 +3,6 @@
 Every step is idempotent: the engine may report twice (retransmitted 200 OK, retried batch).
 """
 
-import hashlib
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
@@ -13,17 +12,11 @@ from django.db.models import F, QuerySet
 from devices.models import Registration
 from pbx.engine.contract import CallEvent, EventType
 from pbx.events.publish import send_event_on_commit
-from routing.decisions import RoutedCall
+from routing.call_memory import CALL_MEMORY_SECONDS, call_key, call_memo
 from routing.domain.call_states import CallPhase, Effect, transition
 from routing.models import Call
+from routing.routed import RoutedCall
 from routing.wake_pushes import WakeCancel, cancels_schedule
-
-CALL_MEMORY_SECONDS = 6 * 3600  # longer than any call is expected to ring and talk
-
-
-def _key(domain: str, call_id: str) -> str:
-    # Call-IDs are arbitrary text of up to 255 characters: hash them into a safe cache key.
-    return "call:" + hashlib.sha256(f"{domain}\0{call_id}".encode()).hexdigest()
 
 
 def call_remember(
@@ -34,20 +27,9 @@ def call_remember(
     On the hot path of every call, so one Redis write: the Call row is written with the first
     event about the call (answered, missed, ended), in the engine's batched report.
     """
-    decision = routed.decision
     cache.set(
-        _key(domain, call_id),
-        {
-            "tenant_id": routed.destination.tenant_id,
-            "callee_id": routed.destination.user_id,
-            "extension": routed.destination.extension,
-            "caller": caller[:64],
-            "plan": decision.plan or "",
-            "rule": decision.rule or "",
-            "reason": decision.reason,
-            "trace": decision.trace_lines(),
-            "started_at": now,
-        },
+        call_key(domain, call_id),
+        call_memo(routed=routed, caller=caller, now=now),
         CALL_MEMORY_SECONDS,
     )
 
@@ -82,11 +64,11 @@ def _calls_for(events: Sequence[CallEvent]) -> dict[CallKey, Call]:
     )
     missing = [key for key in wanted if key not in found]
     if missing:
-        remembered = cache.get_many([_key(domain, call_id) for domain, call_id in missing])
+        remembered = cache.get_many([call_key(domain, call_id) for domain, call_id in missing])
         created = [
-            Call(call_id=call_id, **remembered[_key(domain, call_id)])
+            Call(call_id=call_id, **remembered[call_key(domain, call_id)])
             for domain, call_id in missing
-            if _key(domain, call_id) in remembered
+            if call_key(domain, call_id) in remembered
         ]
         if created:
             Call.objects.bulk_create(created, ignore_conflicts=True)

@@ -4,7 +4,7 @@ what the simulate endpoint shows, in one encoding."""
 from typing import Any
 
 from pbx.engine.contract import BranchOrder, EngineDecision, FinalOrder, FinalStep
-from routing.decisions import RoutedCall
+from routing.routed import RoutedCall
 
 
 def engine_decision(routed: RoutedCall, *, call_id: str | None, with_trace: bool) -> EngineDecision:

@@ -1,6 +1,5 @@
 """Route decisions for real calls (the engine asks) and simulated ones (people ask why)."""
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection
@@ -8,23 +7,16 @@ from django.utils import timezone
 
 from devices.selectors import registered_device_ids
 from pbx.directory.models import Extension, PhoneNumber, User
+from routing.destination_sql import DESTINATION_AND_LIVE_SQL, destination_from_row, is_number
 from routing.domain.evaluation import (
     Colleague,
     Colleagues,
-    CompiledRouting,
-    Decision,
     IncomingCall,
     LiveState,
     evaluate,
 )
 from routing.profiles import routing_profile_for
-
-
-@dataclass(frozen=True)
-class Destination:
-    tenant_id: int
-    user_id: int
-    extension: str
+from routing.routed import Destination, RoutedCall
 
 
 def destination_resolve(*, domain: str, called: str) -> Destination | None:
@@ -57,15 +49,10 @@ def destination_resolve(*, domain: str, called: str) -> Destination | None:
     return Destination(*row) if row else None
 
 
-def _is_number(caller: str) -> bool:
-    """Withheld, E.164 or an extension: rules match it as it is."""
-    return not caller or caller.startswith("+") or caller.isdigit()
-
-
 def caller_identity(*, domain: str, caller: str) -> str:
     """What rules match against: E.164 and extension numbers as they are; for a call from one
     of our devices (the engine sends its SIP username), the owner's extension."""
-    if _is_number(caller):
+    if is_number(caller):
         return caller
     number = (
         Extension.objects.filter(tenant__sip_domain=domain, owner__devices__sip_username=caller)
@@ -74,30 +61,6 @@ def caller_identity(*, domain: str, caller: str) -> str:
         .first()
     )
     return number or caller
-
-
-# The hot path of every call in one round trip: who is called, which of their devices are
-# registered right now, and the extension of the calling device (PostgreSQL; other databases
-# take the ORM queries).
-_DESTINATION_AND_LIVE_SQL = """
-SELECT e.tenant_id, e.owner_id, e.number,
-       ARRAY(SELECT DISTINCT r.device_id FROM devices_registration r
-             JOIN devices_device d ON d.id = r.device_id
-             WHERE d.user_id = e.owner_id AND r.expires_at > %(now)s) AS registered,
-       (SELECT x.number FROM devices_device c
-        JOIN directory_extension x ON x.owner_id = c.user_id AND x.tenant_id = c.tenant_id
-        WHERE c.tenant_id = t.id AND c.sip_username = %(caller)s
-        ORDER BY x.number LIMIT 1) AS caller_extension
-FROM directory_extension e
-JOIN directory_tenant t ON t.id = e.tenant_id
-JOIN directory_user u ON u.id = e.owner_id
-WHERE t.sip_domain = %(domain)s AND t.is_active AND u.is_active AND e.number = (
-    CASE WHEN %(called)s LIKE '+%%'
-         THEN (SELECT x.number FROM directory_phonenumber p
-               JOIN directory_extension x ON x.id = p.extension_id
-               WHERE p.number = %(called)s AND p.tenant_id = t.id)
-         ELSE %(called)s END)
-"""
 
 
 def destination_and_live(
@@ -113,14 +76,13 @@ def destination_and_live(
         return destination, registered, caller_identity(domain=domain, caller=caller)
     with connection.cursor() as cursor:
         cursor.execute(
-            _DESTINATION_AND_LIVE_SQL,
+            DESTINATION_AND_LIVE_SQL,
             {"domain": domain, "called": called, "caller": caller, "now": now},
         )
         row = cursor.fetchone()
     if row is None:
         return None
-    identity = caller if _is_number(caller) else (row[4] or caller)
-    return Destination(row[0], row[1], row[2]), frozenset(row[3]), identity
+    return destination_from_row(row, caller=caller)
 
 
 def colleagues_in(*, tenant_id: int, now: datetime) -> Colleagues:
@@ -153,13 +115,6 @@ def colleagues_in(*, tenant_id: int, now: datetime) -> Colleagues:
         return found[extension]
 
     return colleague
-
-
-@dataclass(frozen=True)
-class RoutedCall:
-    destination: Destination
-    profile: CompiledRouting
-    decision: Decision
 
 
 def route_decision(

@@ -10,7 +10,7 @@ from functools import partial
 from django.db import transaction
 
 from devices.models import PushDelivery
-from routing.decisions import RoutedCall
+from routing.routed import RoutedCall
 from routing.tasks import push_cancel, push_wake
 from routing.wakeups import wake_requests
 

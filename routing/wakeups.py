@@ -19,8 +19,8 @@ from devices.domain.push import PushKind
 from devices.models import Device, PushDelivery
 from devices.push.deliveries import RetryLater, delivery_open, delivery_send
 from devices.push.messages import PushMessage
-from routing.decisions import RoutedCall
 from routing.models import Call
+from routing.routed import RoutedCall
 
 
 @dataclass(frozen=True)

@@ -150,7 +150,7 @@ def start_dev_engine(
         print("[run] no PostgreSQL: running WITHOUT the SIP engine")
         return None
     sys.path.insert(0, str(ROOT))
-    from pbx.engine.process import EdgeLimits, EngineStartError, start_engine
+    from pbx.engine.process import EdgeLimits, EngineDecisions, EngineStartError, start_engine
 
     port = int(os.environ.get("PBX_SIP_PORT", "5060"))
     (ROOT / "var").mkdir(exist_ok=True)
@@ -172,6 +172,12 @@ def start_dev_engine(
             advertise=os.environ.get("PBX_SIP_ADVERTISED_ADDRESS", ""),
             tls=tls,
             memory_mb=int(os.environ.get("PBX_ENGINE_MEMORY_MB", "256")),
+            # calls decided in the engine from Django's cache (Redis); without Redis, by Django
+            decisions=(
+                EngineDecisions(env["REDIS_URL"], env.get("PBX_CACHE_PREFIX", "pbx"))
+                if env["REDIS_URL"] and os.environ.get("PBX_ENGINE_DECISIONS", "1") != "0"
+                else None
+            ),
         )
     except EngineStartError as exc:
         print(

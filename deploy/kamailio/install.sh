@@ -5,10 +5,12 @@ set -euo pipefail
 # espeak-ng speaks the voicemail agent's default prompts; rtpengine-daemon is the media relay
 # (userspace forwarding, no kernel module needed). iproute2, nftables, socat and tcpdump build
 # and observe the simulated NAT of the tests (network namespaces). kamailio-tls-modules: SIP
-# over TLS (parts/tls.cfg); openssl makes the development certificate.
+# over TLS (parts/tls.cfg); openssl makes the development certificate. kamailio-python3-modules
+# with python3-psycopg2 and python3-redis: calls decided inside the engine (decide.py), in
+# Debian's Python, which Kamailio embeds.
 packages=(kamailio kamailio-extra-modules kamailio-postgres-modules kamailio-utils-modules
-  kamailio-tls-modules kamailio-websocket-modules openssl rtpengine-daemon sip-tester espeak-ng
-  iproute2 nftables socat tcpdump)
+  kamailio-tls-modules kamailio-websocket-modules kamailio-python3-modules python3-psycopg2
+  python3-redis openssl rtpengine-daemon sip-tester espeak-ng iproute2 nftables socat tcpdump)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -13,13 +13,7 @@ from collections.abc import Iterable
 from django.core.cache import cache
 from django.db import transaction
 
-
-def person_key(user_id: int) -> str:
-    return f"routing:gen:user:{user_id}"
-
-
-def organisation_key(tenant_id: int) -> str:
-    return f"routing:gen:tenant:{tenant_id}"
+from pbx.directory.generation_keys import organisation_key, person_key
 
 
 def _bump(key: str) -> None:

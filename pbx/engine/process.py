@@ -182,6 +182,35 @@ class TlsListener:
         ]
 
 
+@dataclass(frozen=True)
+class EngineDecisions:
+    """Decide calls inside the engine (deploy/kamailio/decide.py, routing.in_engine) from
+    Django's cache: its Redis URL and KEY_PREFIX. Django is still asked for what needs it."""
+
+    redis_url: str
+    cache_prefix: str
+
+    @classmethod
+    def from_cache_settings(cls, caches: Mapping[str, Any]) -> "EngineDecisions | None":
+        """From Django's CACHES; None when the cache is not Redis (nothing to read there)."""
+        default = caches.get("default", {})
+        if not str(default.get("BACKEND", "")).endswith("RedisCache"):
+            return None
+        return cls(str(default["LOCATION"]), str(default.get("KEY_PREFIX", "")))
+
+    def engine_args(self) -> list[str]:
+        return [
+            "-A",
+            "WITH_ENGINE_DECISIONS",
+            "-A",
+            f'DECIDE_SCRIPT="{CONFIG.parent / "decide.py"}"',
+            "-A",
+            f'REDIS_URL="{self.redis_url}"',
+            "-A",
+            f'CACHE_PREFIX="{self.cache_prefix}"',
+        ]
+
+
 def start_engine(
     *,
     db_url: str,
@@ -201,6 +230,7 @@ def start_engine(
     rpc_via: str = "",
     tls: TlsListener | None = None,
     memory_mb: int = 256,
+    decisions: EngineDecisions | None = None,
     startup_timeout: float = 15.0,
 ) -> EngineProcess:
     """`media_relay`: rtpengine's control socket ("udp:127.0.0.1:22222"), which anchors every
@@ -213,7 +243,9 @@ def start_engine(
     fixed scenario would take an OPTIONS for an unexpected call). `edge`: the ban thresholds
     (default EdgeLimits()). `tls`: also listen for SIP over TLS (None: UDP and TCP only).
     `memory_mb`: Kamailio's shared memory (transactions, dialogs, contacts, htables); the
-    64 MB default runs out near 400 calls/s forking to 3 ("out of mem" in t_newtran)."""
+    64 MB default runs out near 400 calls/s forking to 3 ("out of mem" in t_newtran).
+    `decisions`: decide calls inside the engine when nothing needs Django (None: every call is
+    decided by Django, at `django_url`)."""
     binary = shutil.which("kamailio") or "/usr/sbin/kamailio"
     if not Path(binary).exists():
         raise EngineStartError("kamailio is not installed (deploy/kamailio/install.sh)")
@@ -255,6 +287,8 @@ def start_engine(
     if netns:
         args = ["ip", "netns", "exec", netns, *args]
     args += (edge or EdgeLimits()).engine_args()
+    if decisions is not None:
+        args += decisions.engine_args()
     if tls is not None:
         advertised_host = advertise.rsplit(":", 1)[0] if ":" in advertise else advertise
         args += tls.engine_args(host, advertised_host)

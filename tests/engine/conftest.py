@@ -9,7 +9,14 @@ from django.conf import settings
 from django.db import connection
 
 from pbx.engine.media_relay import MediaRelayProcess
-from pbx.engine.process import EngineProcess, TlsListener, free_port, postgres_url, start_engine
+from pbx.engine.process import (
+    EngineDecisions,
+    EngineProcess,
+    TlsListener,
+    free_port,
+    postgres_url,
+    start_engine,
+)
 
 DEV_CERTIFICATE = Path(__file__).resolve().parents[2] / "deploy" / "scripts" / "dev-certificate.sh"
 
@@ -33,8 +40,9 @@ def engine(
     tmp_path_factory: pytest.TempPathFactory,
     tls_files: tuple[Path, Path],
 ) -> Iterator[EngineProcess]:
-    """One engine per test module, listening on UDP, TCP and TLS; a module's `EDGE_LIMITS`
-    replaces the default ban limits."""
+    """One engine per test module, listening on UDP, TCP and TLS, deciding calls itself
+    (asking the engine API for what needs Django); a module's `EDGE_LIMITS` replaces the
+    default ban limits."""
     log_dir = tmp_path_factory.mktemp("kamailio")
     certificate, private_key = tls_files
     process = start_engine(
@@ -46,6 +54,7 @@ def engine(
         edge=getattr(request.module, "EDGE_LIMITS", None),
         media_relay=media_relay.control.socket_spec,
         tls=TlsListener(certificate=certificate, private_key=private_key, port=free_port()),
+        decisions=EngineDecisions.from_cache_settings(settings.CACHES),
     )
     yield process
     process.stop()
