@@ -1,11 +1,12 @@
-"""Two write helpers every service uses: apply a validated set of changes to a model, and turn
-a unique-constraint violation (a race the serializer's check could not see) into a field error."""
+"""Write helpers: apply a validated set of changes to a model, turn a unique-constraint violation
+(a race the serializer's check could not see) into a field error, and save many rows' changes
+in one statement."""
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 
 from pbx.errors import DomainError
 
@@ -43,3 +44,35 @@ def unique_violation_as(constraint: str, *, field: str, code: str, detail: str) 
         if constraint in str(exc):
             raise DomainError(detail, code=code, field=field) from exc
         raise
+
+
+def rows_update(rows: Sequence[models.Model], fields: Sequence[str]) -> None:
+    """Save `fields` of every row (instances of one model) in one UPDATE ... FROM (VALUES ...).
+
+    What `bulk_update` does, without its CASE WHEN expression per row and field, which Django
+    builds in Python: on the engine's event batches that was a third of the engine API's CPU
+    (py-spy, make bench). Other databases than PostgreSQL take `bulk_update`."""
+    if not rows:
+        return
+    model = type(rows[0])
+    if connection.vendor != "postgresql":
+        model._default_manager.bulk_update(rows, fields)
+        return
+    meta = model._meta
+    columns: list[Any] = [meta.pk, *(meta.get_field(name) for name in fields)]
+    quoted = [connection.ops.quote_name(str(field.column)) for field in columns]
+    table = connection.ops.quote_name(meta.db_table)
+    row = "(" + ", ".join(f"%s::{field.db_type(connection)}" for field in columns) + ")"
+    assignments = ", ".join(f"{name} = v.{name}" for name in quoted[1:])
+    sql = (
+        f"UPDATE {table} AS t SET {assignments} "  # noqa: S608 - quoted names, values as params
+        f"FROM (VALUES {', '.join([row] * len(rows))}) AS v({', '.join(quoted)}) "
+        f"WHERE t.{quoted[0]} = v.{quoted[0]}"
+    )
+    params = [
+        field.get_db_prep_save(getattr(instance, field.attname), connection)
+        for instance in rows
+        for field in columns
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)

@@ -12,6 +12,7 @@ from django.db.models import F, QuerySet
 from devices.models import Registration
 from pbx.engine.contract import CallEvent, EventType
 from pbx.events.publish import send_event_on_commit
+from pbx.persistence import rows_update
 from routing.call_memory import CALL_MEMORY_SECONDS, call_key, call_memo
 from routing.domain.call_states import CallPhase, Effect, transition
 from routing.models import Call
@@ -167,7 +168,7 @@ class CallEventBatch:
             if changed:
                 by_fields.setdefault(tuple(sorted(changed)), []).append(self._calls[key])
         for fields, calls in by_fields.items():
-            Call.objects.bulk_update(calls, fields)
+            rows_update(calls, fields)
         self._changed = {}
         cancels_schedule(self._cancels)
         self._cancels = []

@@ -25,6 +25,7 @@ from django.db import connection
 
 from pbx.engine.media_relay import MediaRelayProcess, MediaRelaySettings, start_media_relay
 from pbx.engine.process import (
+    EngineDecisions,
     EngineProcess,
     free_port,
     free_udp_range,
@@ -212,8 +213,11 @@ def _relay(workdir: Path, name: str) -> MediaRelayProcess:
 
 
 @contextmanager
-def pbx_engine(workdir: Path, *, media: bool, engine_api: bool = True) -> Iterator[Target]:
-    """The engine, with the relay when `media`, asking its own API processes
+def pbx_engine(
+    workdir: Path, *, media: bool, engine_api: bool = True, in_engine: bool = False
+) -> Iterator[Target]:
+    """The engine, with the relay when `media`, deciding calls itself when `in_engine`
+    (deploy/kamailio/decide.py) and otherwise asking its own API processes
     (pbx.internal.server) or, without `engine_api`, the web tier (one ASGI worker, as the
     engine did before)."""
     db_name = str(connection.settings_dict["NAME"])
@@ -229,6 +233,8 @@ def pbx_engine(workdir: Path, *, media: bool, engine_api: bool = True) -> Iterat
             log_path=workdir / "engine.log",
             media_relay=relay.control.socket_spec if relay else "",
             memory_mb=MEMORY_MB,
+            # the bench's own cache is its children's (Redis database 14, bench_env)
+            decisions=EngineDecisions.from_cache_settings(settings.CACHES) if in_engine else None,
         )
         processes = Processes()
         processes.add("kamailio", engine.process.pid)
@@ -562,9 +568,13 @@ class CallRow:
 CALL_REFERENCE = "calls: Kamailio alone, fork to 3"
 CALL_ENGINES = (
     CallRow(
-        "calls: PBX engine (decision, media relay), fork to 3",
-        lambda workdir, _: pbx_engine(workdir, media=True),
+        "calls: PBX engine (decided in the engine, media relay), fork to 3",
+        lambda workdir, _: pbx_engine(workdir, media=True, in_engine=True),
         "post-dial delay: PBX engine",
+    ),
+    CallRow(
+        "calls: PBX engine, decisions from the engine API",
+        lambda workdir, _: pbx_engine(workdir, media=True),
     ),
     CallRow(
         "calls: PBX engine, decisions from the web tier (before)",

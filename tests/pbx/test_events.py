@@ -116,3 +116,32 @@ def test_routing_changes_are_announced_to_the_person(member: User) -> None:
     event = async_to_sync(scenario)()
 
     assert (event["type"], event["data"]) == ("routing.updated", {})
+
+
+def test_only_groups_someone_listens_to_are_sent_to() -> None:
+    from channels.layers import InMemoryChannelLayer, get_channel_layer
+
+    from pbx.events.publish import _listened
+
+    layer = get_channel_layer()
+
+    async def scenario() -> tuple[set[str], set[str]]:
+        channel = await layer.new_channel()
+        await layer.group_add("user.900001", channel)
+        try:
+            found = await _listened(layer, {"user.900001", "user.900002"})
+        finally:
+            await layer.group_discard("user.900001", channel)
+        after = await _listened(layer, {"user.900001", "user.900002"})
+        return found, after
+
+    found, after = async_to_sync(scenario)()
+
+    assert type(layer).__name__ == "RedisChannelLayer"  # the real layer of the tests
+    assert found == {"user.900001"}
+    assert after == set()
+    # a layer that is not channels_redis's is sent everything
+    assert async_to_sync(_listened)(InMemoryChannelLayer(), {"user.1", "user.2"}) == {
+        "user.1",
+        "user.2",
+    }
