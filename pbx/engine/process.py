@@ -17,6 +17,7 @@ from urllib.parse import quote
 import httpx
 
 CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "kamailio" / "kamailio.cfg"
+MEMORY_MANAGER = "tlsf"
 
 
 class EngineStartError(RuntimeError):
@@ -259,6 +260,8 @@ def start_engine(
         str(memory_mb),
         "-M",
         "16",
+        "-x",
+        MEMORY_MANAGER,
         "-f",
         str(CONFIG),
         "-A",
