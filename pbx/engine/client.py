@@ -127,6 +127,18 @@ class KamailioJsonRpc:
     def version(self) -> str:
         return str(self._call("core.version"))
 
+    def statistics(self, prefix: str = "") -> dict[str, int]:
+        """The engine's counters whose names start with `prefix` (script counters such as
+        `decisions_in_engine` and `decision_ms_le_5`, module counters such as `rcv_requests`),
+        by name without their group."""
+        found: dict[str, int] = {}
+        for line in self._call("stats.get_statistics", "all") or []:  # "shmem:name = 12"
+            name, _, value = str(line).partition(" = ")
+            name = name.rpartition(":")[2]
+            if name.startswith(prefix) and value.strip().lstrip("-").isdigit():
+                found[name] = int(value)
+        return found
+
     def registrations(self, *, aor: str) -> list[dict[str, Any]]:
         try:
             result = self._call("ul.lookup", REGISTRATION_TABLE, aor)

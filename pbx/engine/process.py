@@ -232,6 +232,7 @@ def start_engine(
     tls: TlsListener | None = None,
     memory_mb: int = 256,
     decisions: EngineDecisions | None = None,
+    defines: Mapping[str, int] | None = None,
     startup_timeout: float = 15.0,
 ) -> EngineProcess:
     """`media_relay`: rtpengine's control socket ("udp:127.0.0.1:22222"), which anchors every
@@ -246,7 +247,8 @@ def start_engine(
     `memory_mb`: Kamailio's shared memory (transactions, dialogs, contacts, htables); the
     64 MB default runs out near 400 calls/s forking to 3 ("out of mem" in t_newtran).
     `decisions`: decide calls inside the engine when nothing needs Django (None: every call is
-    decided by Django, at `django_url`)."""
+    decided by Django, at `django_url`). `defines`: numbers the configuration lets be set
+    (`#!trydef`, e.g. MAX_DECISIONS_QUEUED)."""
     binary = shutil.which("kamailio") or "/usr/sbin/kamailio"
     if not Path(binary).exists():
         raise EngineStartError("kamailio is not installed (deploy/kamailio/install.sh)")
@@ -292,6 +294,8 @@ def start_engine(
     args += (edge or EdgeLimits()).engine_args()
     if decisions is not None:
         args += decisions.engine_args()
+    for name, value in (defines or {}).items():
+        args += ["-A", f"{name}={int(value)}"]
     if tls is not None:
         advertised_host = advertise.rsplit(":", 1)[0] if ":" in advertise else advertise
         args += tls.engine_args(host, advertised_host)

@@ -307,6 +307,13 @@ def print_sip_table(load: list["LoadRow"], delays: list["DelayRow"]) -> None:
         print(
             f"| {delay.name:<58} | {delay.rate:>7} | {delay.p50_ms:>9.1f} | {delay.p99_ms:>6.1f} |"
         )
+    for delay in delays:
+        if delay.decision_p50_ms is not None and delay.decision_p99_ms is not None:
+            label = "  its route decisions (INVITE -> decided, queue included)"
+            print(
+                f"| {label:<58} | {delay.rate:>7} | <= {delay.decision_p50_ms:>6.0f} | "
+                f"<= {delay.decision_p99_ms:.0f} |"
+            )
 
 
 def main() -> int:

@@ -23,6 +23,7 @@ import httpx
 from django.conf import settings
 from django.db import connection
 
+from pbx.engine.client import KamailioJsonRpc
 from pbx.engine.media_relay import MediaRelayProcess, MediaRelaySettings, start_media_relay
 from pbx.engine.process import (
     EngineDecisions,
@@ -86,6 +87,10 @@ class DelayRow:
     calls: int
     p50_ms: float
     p99_ms: float
+    # the engine's own count of how long calls waited for their decision (queue included),
+    # as the upper bound of the bucket each quantile falls in; None: not measured
+    decision_p50_ms: float | None = None
+    decision_p99_ms: float | None = None
 
 
 def bench_env(db_name: str, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -187,6 +192,8 @@ class Target:
     shared_memory: Callable[[], int]  # bytes of Kamailio's shared memory in use (core.shmmem)
     relay: MediaRelayProcess | None = None
     devices: "Devices | None" = None
+    # the engine's decision-time buckets (stats decision_ms_le_<n>, decision_ms_count)
+    decision_times: Callable[[], dict[str, int]] | None = None
 
     def settle(self, timeout: float = 30.0) -> None:
         """Calls sipp gave up on (a step past the ceiling) still hold transactions and relay
@@ -260,7 +267,19 @@ def pbx_engine(
             body = {"jsonrpc": "2.0", "method": "core.shmmem", "id": 3}
             return int(httpx.post(rpc_url, json=body, timeout=5).json()["result"]["used"])
 
-        yield Target(engine.host, engine.port, processes, transactions, shared_memory, relay)
+        def decision_times() -> dict[str, int]:
+            found = KamailioJsonRpc(rpc_url, timeout=5).statistics("decision_ms_")
+            return {name.removeprefix("decision_ms_"): value for name, value in found.items()}
+
+        yield Target(
+            engine.host,
+            engine.port,
+            processes,
+            transactions,
+            shared_memory,
+            relay,
+            decision_times=decision_times,
+        )
     finally:
         if engine is not None:
             engine.stop()
@@ -592,10 +611,25 @@ CALL_ENGINES = (
 )
 
 
+def decision_quantile(before: dict[str, int], after: dict[str, int], q: float) -> float | None:
+    """The upper bound (ms) of the bucket where quantile `q` of the decisions between the two
+    readings falls (inf: past the last bucket); None when there were none."""
+    count = after.get("count", 0) - before.get("count", 0)
+    if count <= 0:
+        return None
+    bounds = sorted(int(k.removeprefix("le_")) for k in after if k.startswith("le_"))
+    for bound in bounds:
+        key = f"le_{bound}"
+        if after.get(key, 0) - before.get(key, 0) >= q * count:
+            return float(bound)
+    return float("inf")
+
+
 def _post_dial_delay(
     target: Target, scenario: str, injection: Path, workdir: Path, *, rate: int, name: str
 ) -> DelayRow:
     target.settle()
+    before = target.decision_times() if target.decision_times else {}
     step = run_step(
         (target.host, target.port),
         scenario,
@@ -605,7 +639,16 @@ def _post_dial_delay(
         seconds=6,
         concurrency=3.0,
     )
-    return DelayRow(name, rate, step.successful, step.rtt_p50_ms, step.rtt_p99_ms)
+    after = target.decision_times() if target.decision_times else {}
+    return DelayRow(
+        name,
+        rate,
+        step.successful,
+        step.rtt_p50_ms,
+        step.rtt_p99_ms,
+        decision_quantile(before, after, 0.5),
+        decision_quantile(before, after, 0.99),
+    )
 
 
 def call_rows(

@@ -5,10 +5,10 @@ recorded, and Django asked for whatever needs it."""
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from devices.models import Device
+from pbx.engine.client import KamailioJsonRpc
 from pbx.engine.process import EngineProcess
 from routing.models import Call
 from routing.profiles import routing_profile_for
@@ -19,15 +19,8 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 def decisions(engine: EngineProcess) -> dict[str, int]:
     """Kamailio's counters of who decided each new call."""
-    body = {"jsonrpc": "2.0", "method": "stats.get_statistics", "params": ["all"], "id": 1}
-    lines = httpx.post(engine.rpc_url, json=body, timeout=5).json()["result"]
-    counters = {}
-    for line in lines:  # "<group>:decisions_in_engine = 3"
-        name, _, value = line.partition(" = ")
-        name = name.rpartition(":")[2]
-        if name.startswith("decisions_"):
-            counters[name.removeprefix("decisions_")] = int(value)
-    return counters
+    found = KamailioJsonRpc(engine.rpc_url).statistics("decisions_")
+    return {name.removeprefix("decisions_"): value for name, value in found.items()}
 
 
 def compiled(office: Office) -> None:

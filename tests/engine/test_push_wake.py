@@ -219,3 +219,38 @@ def test_provider_down_is_retried_and_the_call_goes_on_on_the_desk(
     assert delivery.failure == "provider_error"
     assert fake_apns.requests == []
     assert PushBinding.objects.get(device=device).dead_at is None  # a 503 kills no token
+
+
+def test_an_app_registered_since_django_last_heard_rings_at_once(
+    engine: EngineProcess, sip_dir: Path, fake_apns: FakeApns
+) -> None:
+    """Django decides to wake the app (it has not yet heard of its REGISTER: events come in
+    batches); the engine, which has the contact, rings it at once instead of holding the call
+    for a REGISTER that already happened."""
+    from devices.models import Registration
+
+    office = Office(engine, sip_dir)
+    device, secret = sleeping_mobile(office)
+    routing_document_set(user=office.callee, document=plan((8, "add", [device.pk])))
+    peer = sip.start_device(engine, sip_dir, "mobile", sip.device_scenario("answer", answer_ms=300))
+    registered = sip.register_contact(
+        engine,
+        sip_dir,
+        username=device.sip_username,
+        domain=office.domain,
+        secret=secret,
+        contact_port=peer.port,
+    )
+    assert registered.ok, registered.output
+    wait_for(lambda: Registration.objects.filter(device=device).exists())
+    Registration.objects.filter(device=device).delete()  # as if Django had not heard yet
+
+    with push_worker():
+        result, started = office.call()
+
+    assert result.ok, result.output + engine.log()[-3000:]
+    assert peer.wait() == 0
+    invite = peer.first("INVITE")
+    assert invite is not None
+    assert invite.timestamp() - started < 1.0  # not after a push and a new REGISTER
+    assert peer.first("BYE") is not None

@@ -254,8 +254,9 @@ def test_json_rpc_answers_only_allowed_networks(live_server, tmp_path: Path) -> 
 def test_registration_sync_repairs_what_django_missed(
     engine: EngineProcess, sip_dir: Path, settings
 ) -> None:
-    """Events are delivered at most once (the engine drops them while Django is down): the
-    periodic sync makes Django's view match the engine's own table again."""
+    """Events can still be lost (an event queue that overflowed during a long outage, an engine
+    restarted with events queued): the periodic sync makes Django's view match the engine's own
+    table again."""
     from django.utils import timezone
 
     from devices.tasks import sync_registrations
