@@ -46,8 +46,12 @@ def unique_violation_as(constraint: str, *, field: str, code: str, detail: str) 
         raise
 
 
+ROWS_PER_UPDATE = 1000  # PostgreSQL takes at most 65,535 parameters per statement
+
+
 def rows_update(rows: Sequence[models.Model], fields: Sequence[str]) -> None:
-    """Save `fields` of every row (instances of one model) in one UPDATE ... FROM (VALUES ...).
+    """Save `fields` of every row (instances of one model) in one UPDATE ... FROM (VALUES ...)
+    per ROWS_PER_UPDATE rows.
 
     What `bulk_update` does, without its CASE WHEN expression per row and field, which Django
     builds in Python: on the engine's event batches that was a third of the engine API's CPU
@@ -58,7 +62,12 @@ def rows_update(rows: Sequence[models.Model], fields: Sequence[str]) -> None:
     if connection.vendor != "postgresql":
         model._default_manager.bulk_update(rows, fields)
         return
-    meta = model._meta
+    for start in range(0, len(rows), ROWS_PER_UPDATE):
+        _update_from_values(rows[start : start + ROWS_PER_UPDATE], fields)
+
+
+def _update_from_values(rows: Sequence[models.Model], fields: Sequence[str]) -> None:
+    meta = type(rows[0])._meta
     columns: list[Any] = [meta.pk, *(meta.get_field(name) for name in fields)]
     quoted = [connection.ops.quote_name(str(field.column)) for field in columns]
     table = connection.ops.quote_name(meta.db_table)

@@ -5,7 +5,8 @@ deploy/kamailio/decide.py) with no Django import: the same query as Django's hot
 (routing.destination_sql), the compiled profile Django cached in Redis (routing.profile_keys,
 valid only under the generation counters it was compiled with), the same pure evaluator, the
 same contract encoding, and the same call memory (routing.call_memory). So a decision made here
-is byte for byte the one Django would have made (tests/routing/test_in_engine.py checks it).
+is the one Django would have made, and so is what is kept of it for the call's record
+(tests/routing/test_in_engine.py checks both).
 
 Whatever needs Django is left to Django: the engine then asks it over HTTP as before.
   - a profile that is not cached or not current (Django compiles and caches it);

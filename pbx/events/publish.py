@@ -97,7 +97,8 @@ async def _listened(layer: Any, groups: set[str]) -> set[str]:
     """The groups someone is subscribed to (their sockets are open), asked of Redis in one
     round trip per server: most events concern people with no socket open at that moment (an
     app in the background, nobody on the portal), and channels_redis's `group_send` costs two
-    round trips even for an empty group (29 % of the engine API's CPU under call load, py-spy).
+    round trips even for an empty group (a quarter of the engine API's CPU under call load,
+    py-spy).
     A group that only expired members hold passes and `group_send` discards them as before.
     Layers other than channels_redis's are sent everything."""
     if not hasattr(layer, "_group_key") or not hasattr(layer, "consistent_hash"):

@@ -46,3 +46,19 @@ def test_each_row_gets_its_own_values_in_one_statement(django_assert_num_queries
 def test_nothing_to_save_costs_nothing(django_assert_num_queries) -> None:
     with django_assert_num_queries(0):
         rows_update([], ["outcome"])
+
+
+def test_many_rows_go_in_statements_of_at_most_rows_per_update(
+    monkeypatch, django_assert_num_queries
+) -> None:
+    import pbx.persistence
+
+    monkeypatch.setattr(pbx.persistence, "ROWS_PER_UPDATE", 2)
+    calls = [CallFactory() for _ in range(3)]
+    for n, call in enumerate(calls):
+        call.final_code = 480 + n
+
+    with django_assert_num_queries(2):
+        rows_update(calls, ["final_code"])
+
+    assert sorted(Call.objects.values_list("final_code", flat=True)) == [480, 481, 482]
