@@ -387,6 +387,10 @@ def run_step(
     )
 
 
+CONFIRMATIONS = 4
+CONFIRMATION_BACKOFF = 0.85
+
+
 def sustained(
     run: Callable[[int, float], Step],
     *,
@@ -398,9 +402,9 @@ def sustained(
 ) -> Sustained:
     """The highest offered rate that passes: a ramp that doubles from `start` until a step
     fails, then `bisections` halvings of the interval between the last pass and the first
-    failure, then a confirmation run of twice the length at the best rate (a confirmation that
-    fails moves the answer down to the next lower rate that passed). `run(rate, seconds)`
-    runs one step on a settled system."""
+    failure, then a confirmation run of twice the length at the best rate (one that fails
+    moves down 15 %, never under the next lower rate that passed). `run(rate, seconds)` runs
+    one step on a settled system."""
 
     def step(rate: int, length: float = seconds) -> Step:
         result = run(rate, length)
@@ -436,9 +440,17 @@ def sustained(
                 low = middle
             else:
                 high = middle
-    for candidate in sorted(passed, reverse=True):
+    # A short step can pass at a rate the system does not sustain twice as long (queues still
+    # growing when it ends): a confirmation that fails moves down CONFIRMATION_BACKOFF, never
+    # under the next lower rate that passed, at most CONFIRMATIONS times.
+    candidate = max(passed, default=0)
+    for _ in range(CONFIRMATIONS):
+        if candidate <= 0:
+            break
         confirmation = step(candidate, seconds * 2)
         steps.append(confirmation)
         if confirmation.passed:
             return Sustained(candidate, confirmation, steps)
+        floor = max((r for r in passed if r < candidate), default=0)
+        candidate = max(int(candidate * CONFIRMATION_BACKOFF), floor)
     return Sustained(0, None, steps)
