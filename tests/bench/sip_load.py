@@ -587,7 +587,7 @@ class CallRow:
 CALL_REFERENCE = "calls: Kamailio alone, fork to 3"
 CALL_ENGINES = (
     CallRow(
-        "calls: PBX engine (decided in the engine, media relay), fork to 3",
+        "calls: PBX engine (in-engine decisions, relay), fork to 3",
         lambda workdir, _: pbx_engine(workdir, media=True, in_engine=True),
         "post-dial delay: PBX engine",
     ),
