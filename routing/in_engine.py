@@ -17,7 +17,6 @@ Whatever needs Django is left to Django: the engine then asks it over HTTP as be
 """
 
 import json
-import logging
 import pickle
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -31,8 +30,6 @@ from routing.destination_sql import DESTINATION_AND_LIVE_SQL, destination_from_r
 from routing.domain.evaluation import Colleague, IncomingCall, LiveState, evaluate
 from routing.profile_keys import current_profile, profile_keys
 from routing.routed import RoutedCall
-
-logger = logging.getLogger(__name__)
 
 ASK_DJANGO = 0  # the engine's code for "not decided here"
 

@@ -67,15 +67,15 @@ class Decisions:
         return self._db.cursor()
 
     def decide(self, msg: object) -> int:
-        raw = {
-            "version": int(_define("CONTRACT_VERSION") or 0),
-            "call_id": KSR.pv.get("$ci") or "",
-            "domain": KSR.pv.get("$avp(domain)") or "",
-            "called": KSR.pv.get("$rU") or "",
-            "caller": KSR.pv.get("$fU") or "",
-            "caller_name": KSR.pv.get("$fn") or "",
-        }
         try:
+            raw = {
+                "version": int(_define("CONTRACT_VERSION") or 0),
+                "call_id": KSR.pv.get("$ci") or "",
+                "domain": KSR.pv.get("$avp(domain)") or "",
+                "called": KSR.pv.get("$rU") or "",
+                "caller": KSR.pv.get("$fU") or "",
+                "caller_name": KSR.pv.get("$fn") or "",
+            }
             answer = self._connected().decide(raw, cursor=self._cursor)
         except Exception as exc:  # noqa: BLE001 - any failure: Django decides, we reconnect
             KSR.warn(f"in-engine decision failed ({type(exc).__name__}: {exc}): asking Django\n")
