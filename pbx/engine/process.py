@@ -65,12 +65,36 @@ def free_port(host: str = "127.0.0.1") -> int:
     raise EngineStartError("no free port")
 
 
+EPHEMERAL_PORTS = Path("/proc/sys/net/ipv4/ip_local_port_range")
+LOWEST_MEDIA_PORT = 10000
+
+
+def ephemeral_ports() -> tuple[int, int]:
+    """The range the kernel picks from when a socket binds to port 0."""
+    try:
+        low, high = (int(part) for part in EPHEMERAL_PORTS.read_text().split())
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+    return low, high
+
+
 def free_udp_range(size: int, host: str = "127.0.0.1") -> int:
-    """The first of `size` consecutive UDP ports that are free right now (media ports)."""
+    """The first of `size` consecutive UDP ports that are free right now (media ports), outside
+    the kernel's ephemeral range. Inside it, a port handed out later to a socket bound to port 0
+    (every sipp, `free_port`) can fall in the relay's range: when the relay then binds that port
+    too (both with SO_REUSEADDR) the newer socket takes the datagrams, and a test phone stops
+    hearing the engine mid-run (seen in make bench: calls stalled after a few hundred)."""
     import random
 
+    ephemeral_low, ephemeral_high = ephemeral_ports()
+    if ephemeral_low - size > LOWEST_MEDIA_PORT:
+        bounds = (LOWEST_MEDIA_PORT, ephemeral_low - size)
+    elif ephemeral_high + 1 < 65535 - size:
+        bounds = (ephemeral_high + 1, 65535 - size)
+    else:
+        raise EngineStartError(f"no room for {size} media ports outside the ephemeral range")
     for _ in range(50):
-        low = random.randrange(20000, 60000 - size, 2)  # noqa: S311 - not a secret
+        low = random.randrange(*bounds, 2)  # noqa: S311 - not a secret
         sockets = []
         try:
             for port in (low, low + size // 2, low + size - 1):
