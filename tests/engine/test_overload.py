@@ -115,8 +115,11 @@ def test_calls_past_the_decision_queue_get_503_and_registrations_go_on(
     shed = [f for f in finals.values() if f[0] == 503]
     decided = [f for f in finals.values() if f[0] == 404]
     assert len(shed) + len(decided) == CALLS
-    # the async workers' calls and the queue's are decided; the rest are refused, at once
-    assert ASYNC_WORKERS + QUEUED - 1 <= len(decided) <= ASYNC_WORKERS + QUEUED
+    # at most the async workers' calls and the queue's are decided (at least the queue's: how
+    # many workers picked theirs up during the burst depends on the machine); the rest are
+    # refused, at once
+    assert QUEUED <= len(decided) <= ASYNC_WORKERS + QUEUED
+    assert len(shed) >= CALLS - ASYNC_WORKERS - QUEUED
     assert all(retry == "5" for _, retry, _ in shed)
     assert max(at for _, _, at in shed) - registering < 1.0
     counters = KamailioJsonRpc(overloaded_engine.rpc_url).statistics("decisions_")
