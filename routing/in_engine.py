@@ -91,9 +91,14 @@ def _no_colleague_here(extension: str) -> Colleague | None:
 class EngineDecider:
     """Decides calls from PostgreSQL (a cursor) and Redis (the store), as Django would."""
 
-    def __init__(self, *, store: Store, cache: DjangoCache) -> None:
+    def __init__(
+        self, *, store: Store, cache: DjangoCache, destination_sql: str = DESTINATION_AND_LIVE_SQL
+    ) -> None:
+        """`destination_sql`: the hot-path query's text, or EXECUTE_DESTINATION_SQL on a
+        connection where PREPARE_DESTINATION_SQL ran (routing.destination_sql)."""
         self._store = store
         self._cache = cache
+        self._destination_sql = destination_sql
 
     def decide(
         self, raw: Mapping[str, Any], *, cursor: Callable[[], Cursor], now: datetime | None = None
@@ -108,7 +113,7 @@ class EngineDecider:
             return Answer(ASK_DJANGO, why="no Call-ID")
         db = cursor()
         db.execute(
-            DESTINATION_AND_LIVE_SQL,
+            self._destination_sql,
             {
                 "domain": request.domain,
                 "called": request.called,

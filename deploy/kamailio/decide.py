@@ -14,6 +14,7 @@ Settings are the configuration's defines: DBURL, REDIS_URL, CACHE_PREFIX.
 """
 
 import sys
+import time
 import types
 from pathlib import Path
 from typing import Any
@@ -32,9 +33,16 @@ if "pbx" not in sys.modules:
 import psycopg2  # noqa: E402
 import redis  # noqa: E402
 
+from routing.destination_sql import (  # noqa: E402
+    EXECUTE_DESTINATION_SQL,
+    PREPARE_DESTINATION_SQL,
+)
 from routing.in_engine import ASK_DJANGO, DjangoCache, EngineDecider  # noqa: E402
 
 REDIS_TIMEOUT_S = 0.5  # a Redis that does not answer by then: Django is asked
+# After a failure (PostgreSQL or Redis down), calls go to Django for this long before the next
+# attempt to reconnect: a database that is down costs one connect timeout, not one per call.
+RETRY_AFTER_S = 1.0
 
 
 def _define(name: str) -> str:
@@ -46,6 +54,8 @@ class Decisions:
     def __init__(self) -> None:
         self._db: Any = None  # a psycopg2 connection
         self._decider: EngineDecider | None = None
+        self._retry_at = 0.0  # time.monotonic() before which nothing is attempted
+        self._version = 0
 
     def child_init(self, rank: int) -> int:
         return 0
@@ -57,29 +67,45 @@ class Decisions:
                 socket_timeout=REDIS_TIMEOUT_S,
                 socket_connect_timeout=REDIS_TIMEOUT_S,
             )
-            self._decider = EngineDecider(store=store, cache=DjangoCache(_define("CACHE_PREFIX")))
+            self._decider = EngineDecider(
+                store=store,
+                cache=DjangoCache(_define("CACHE_PREFIX")),
+                destination_sql=EXECUTE_DESTINATION_SQL,
+            )
+            self._version = int(_define("CONTRACT_VERSION") or 0)
         if self._db is None:
-            self._db = psycopg2.connect(_define("DBURL"), connect_timeout=2)
-            self._db.autocommit = True
+            db = psycopg2.connect(_define("DBURL"), connect_timeout=2)
+            db.autocommit = True
+            with db.cursor() as cursor:
+                cursor.execute(PREPARE_DESTINATION_SQL)
+            self._db = db
         return self._decider
 
     def _cursor(self) -> Any:
         return self._db.cursor()
 
     def decide(self, msg: object) -> int:
+        if time.monotonic() < self._retry_at:
+            KSR.pv.seti("$var(code)", ASK_DJANGO)
+            return 1
         try:
+            decider = self._connected()
             raw = {
-                "version": int(_define("CONTRACT_VERSION") or 0),
+                "version": self._version,
                 "call_id": KSR.pv.get("$ci") or "",
                 "domain": KSR.pv.get("$avp(domain)") or "",
                 "called": KSR.pv.get("$rU") or "",
                 "caller": KSR.pv.get("$fU") or "",
                 "caller_name": KSR.pv.get("$fn") or "",
             }
-            answer = self._connected().decide(raw, cursor=self._cursor)
+            answer = decider.decide(raw, cursor=self._cursor)
         except Exception as exc:  # noqa: BLE001 - any failure: Django decides, we reconnect
-            KSR.warn(f"in-engine decision failed ({type(exc).__name__}: {exc}): asking Django\n")
+            KSR.warn(
+                f"in-engine decision failed ({type(exc).__name__}: {exc}): asking Django, "
+                f"reconnecting in {RETRY_AFTER_S:.0f} s\n"
+            )
             self._reset()
+            self._retry_at = time.monotonic() + RETRY_AFTER_S
             KSR.pv.seti("$var(code)", ASK_DJANGO)
             return 1
         if answer.code == ASK_DJANGO:

@@ -4,6 +4,7 @@ Production runs Kamailio under systemd with the same configuration file; this mo
 `make run` and the test fixtures use to run one on unprivileged ports.
 """
 
+import os
 import shutil
 import socket
 import subprocess
@@ -22,6 +23,25 @@ MEMORY_MANAGER = "tlsf"
 
 class EngineStartError(RuntimeError):
     pass
+
+
+def engine_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment Kamailio runs in: this one without any Python virtualenv. Kamailio's
+    embedded Python (app_python3, deploy/kamailio/decide.py) is Debian's and finds its prefix
+    from the `python3` first on PATH: started from an activated virtualenv it took the venv's
+    and found none of Debian's packages (psycopg2), and the engine did not start."""
+    env = {
+        name: value
+        for name, value in environ.items()
+        if name not in {"VIRTUAL_ENV", "PYTHONHOME", "PYTHONPATH"}
+    }
+    if "PATH" in env:
+        env["PATH"] = os.pathsep.join(
+            entry
+            for entry in env["PATH"].split(os.pathsep)
+            if entry and not (Path(entry).parent / "pyvenv.cfg").exists()
+        )
+    return env
 
 
 @dataclass
@@ -331,7 +351,9 @@ def start_engine(
             f"KEEPALIVE_TIMEOUT={keepalive[1]}",
         ]
     log: IO[bytes] = log_path.open("wb")
-    process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+    process = subprocess.Popen(  # noqa: S603
+        args, stdout=log, stderr=subprocess.STDOUT, env=engine_environment(os.environ)
+    )
     engine = EngineProcess(host, port, process, log_path, rpc_via, tls.port if tls else None)
     deadline = time.monotonic() + startup_timeout
     while time.monotonic() < deadline:

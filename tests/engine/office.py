@@ -96,13 +96,15 @@ class Office:
         self._register(issued, port)
         return issued.device.pk
 
-    def caller_scenario(self, *, expect: int = 200, secret: str | None = None) -> str:
-        """The caller (202) dialling 201, with its secret or `secret`."""
+    def caller_scenario(
+        self, *, expect: int = 200, secret: str | None = None, called: str = "201"
+    ) -> str:
+        """The caller (202) dialling `called` (201), with its secret or `secret`."""
         return sip.caller_scenario(
             username=self.caller_username,
             secret=self.caller_secret if secret is None else secret,
             domain=self.domain,
-            called="201",
+            called=called,
             expect=expect,
         )
 

@@ -2,17 +2,30 @@
 profile is compiled, the plan carried out exactly as Django's decision would be, the call
 recorded, and Django asked for whatever needs it."""
 
+import os
+import sys
 import time
 from pathlib import Path
 
 import pytest
+from django.conf import settings
+from django.db import connection
 
 from devices.models import Device
 from pbx.engine.client import KamailioJsonRpc
-from pbx.engine.process import EngineProcess
+from pbx.engine.process import (
+    EngineDecisions,
+    EngineProcess,
+    free_port,
+    postgres_url,
+    start_engine,
+)
 from routing.models import Call
 from routing.profiles import routing_profile_for
+from tests import sip_calls as sip
 from tests.engine.office import Office, device_id, plan, wait_for
+
+ASYNC_WORKERS = 4  # deploy/kamailio/kamailio.cfg
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -95,20 +108,14 @@ def test_a_changed_plan_is_decided_by_django_once_then_in_the_engine(
 
 def test_an_unknown_number_is_refused_in_the_engine(engine: EngineProcess, sip_dir: Path) -> None:
     office = Office(engine, sip_dir)
-    before = decisions(engine)
-    from tests import sip_calls as sip
+    assert_refused_in_the_engine(engine, office, sip_dir)
 
+
+def assert_refused_in_the_engine(engine: EngineProcess, office: Office, sip_dir: Path) -> None:
+    """The office's caller dials a number nobody has: 404, decided by the engine itself."""
+    before = decisions(engine)
     result = sip.run_sipp(
-        engine,
-        sip.caller_scenario(
-            username=office.caller_username,
-            secret=office.caller_secret,
-            domain=office.domain,
-            called="299",
-            expect=404,
-        ),
-        sip_dir,
-        timeout=20,
+        engine, office.caller_scenario(called="299", expect=404), sip_dir, timeout=20
     )
 
     assert result.ok, result.output
@@ -156,3 +163,65 @@ def test_a_plan_that_reaches_a_colleague_is_decided_by_django(
     after = decisions(engine)
     assert after["by_django"] - before["by_django"] == 1
     assert after["in_engine"] == before["in_engine"]
+
+
+def test_the_engine_decides_calls_when_started_from_an_activated_virtualenv(
+    sip_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make run` from a shell where the project's virtualenv is active: Kamailio's embedded
+    Python must still be Debian's (its drivers), so decide.py loads and the engine starts."""
+    venv_bin = Path(sys.executable).parent
+    assert (venv_bin.parent / "pyvenv.cfg").exists(), "the tests run from the project's venv"
+    monkeypatch.setenv("PATH", f"{venv_bin}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("VIRTUAL_ENV", str(venv_bin.parent))
+    activated = start_engine(
+        db_url=postgres_url(connection.settings_dict),
+        django_url="http://127.0.0.1:9",
+        token=settings.PBX_ENGINE_TOKEN,
+        workers=1,
+        log_path=tmp_path / "kamailio.log",
+        decisions=EngineDecisions.from_cache_settings(settings.CACHES),
+    )
+    try:
+        assert_refused_in_the_engine(activated, Office(activated, sip_dir), sip_dir)
+    finally:
+        activated.stop()
+
+
+def test_with_redis_unreachable_django_decides_and_the_engine_retries_once_a_second(
+    engine_api: str, sip_dir: Path, tmp_path: Path
+) -> None:
+    """Redis down: every call is still decided (by Django), and the engine's Python does not
+    try to reconnect on every call (one attempt per second per process)."""
+    prefix = str(settings.CACHES["default"].get("KEY_PREFIX", ""))
+    cut_off = start_engine(
+        db_url=postgres_url(connection.settings_dict),
+        django_url=engine_api,
+        token=settings.PBX_ENGINE_TOKEN,
+        workers=1,
+        log_path=tmp_path / "kamailio.log",
+        decisions=EngineDecisions(
+            redis_url=f"redis://127.0.0.1:{free_port()}/0", cache_prefix=prefix
+        ),
+    )
+    try:
+        office = Office(cut_off, sip_dir)
+        before = decisions(cut_off)
+        # the callee has no device: the decision (Django's) goes straight to the final action
+        result = sip.run_sipp(
+            cut_off,
+            office.caller_scenario(expect=480),
+            sip_dir,
+            timeout=20,
+            calls=40,
+            rate=40,
+        )
+        assert result.ok, result.output
+        after = decisions(cut_off)
+        assert after["by_django"] - before["by_django"] == 40
+        assert after["in_engine"] == before["in_engine"]
+        # 40 calls in about a second over the engine's async workers: a few attempts, not 40
+        attempts = cut_off.log().count("in-engine decision failed")
+        assert 1 <= attempts <= 2 * ASYNC_WORKERS, cut_off.log()[-3000:]
+    finally:
+        cut_off.stop()

@@ -2,6 +2,7 @@
 same PostgreSQL rows and the same Redis entries; whatever needs Django is left to it."""
 
 import json
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -15,6 +16,11 @@ from devices.models import Device, PushBinding, Registration
 from pbx.directory.models import User
 from pbx.engine.contract import RouteRequest
 from routing.call_memory import call_key
+from routing.destination_sql import (
+    EXECUTE_DESTINATION_SQL,
+    PREPARE_DESTINATION_SQL,
+    PREPARED_DESTINATION,
+)
 from routing.in_engine import ASK_DJANGO, DjangoCache, EngineDecider
 from routing.profiles import routing_profile_for
 from routing.route_requests import route_request_answer
@@ -24,11 +30,22 @@ from tests.factories import ExtensionFactory, PhoneNumberFactory, UserFactory, m
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def decider() -> EngineDecider:
+@pytest.fixture(params=["query", "prepared"])
+def decider(request: pytest.FixtureRequest) -> Iterator[EngineDecider]:
+    """The decider with the hot-path query as text, and as the prepared statement the engine
+    runs (deploy/kamailio/decide.py): both must decide the same."""
     prefix = settings.CACHES["default"]["KEY_PREFIX"]
     store = redis.Redis.from_url(settings.CACHES["default"]["LOCATION"])
-    return EngineDecider(store=store, cache=DjangoCache(prefix))
+    if request.param == "query":
+        yield EngineDecider(store=store, cache=DjangoCache(prefix))
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(PREPARE_DESTINATION_SQL)
+    yield EngineDecider(
+        store=store, cache=DjangoCache(prefix), destination_sql=EXECUTE_DESTINATION_SQL
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"DEALLOCATE {PREPARED_DESTINATION}")
 
 
 @pytest.fixture
