@@ -13,9 +13,10 @@ SELECT e.tenant_id, e.owner_id, e.number,
        ARRAY(SELECT DISTINCT r.device_id FROM devices_registration r
              JOIN devices_device d ON d.id = r.device_id
              WHERE d.user_id = e.owner_id AND r.expires_at > %(now)s) AS registered,
-       (SELECT x.number FROM devices_device c
-        JOIN directory_extension x ON x.owner_id = c.user_id AND x.tenant_id = c.tenant_id
-        WHERE c.tenant_id = t.id AND c.sip_username = %(caller)s
+       (SELECT x.number FROM directory_extension x
+        WHERE x.tenant_id = t.id AND x.owner_id = (
+            SELECT c.user_id FROM devices_device c
+            WHERE c.tenant_id = t.id AND c.sip_username = %(caller)s)
         ORDER BY x.number LIMIT 1) AS caller_extension
 FROM directory_extension e
 JOIN directory_tenant t ON t.id = e.tenant_id

@@ -310,9 +310,10 @@ def run_step(
     seconds: float,
     concurrency: float,
     processes: Processes | None = None,
+    local_port: int | None = None,
 ) -> Step:
     """One sipp run: `rate` x `seconds` calls offered at `rate`, at most rate x concurrency
-    at once (and never fewer than 50)."""
+    at once (and never fewer than 50), from `local_port` (default: any free one)."""
     calls = max(int(rate * seconds), 1)
     name = f"load-{free_port()}"
     path = workdir / f"{name}.xml"
@@ -328,7 +329,7 @@ def run_step(
         "-i",
         "127.0.0.1",
         "-p",
-        str(free_port()),
+        str(local_port or free_port()),
         "-m",
         str(calls),
         "-r",
