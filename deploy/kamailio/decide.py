@@ -2,7 +2,9 @@
 
 route[DECIDE] calls `python_exec("decide")` in its async worker; this sets $var(code) and
 $var(decision) as Django's HTTP answer would: 200 and the decision, 404, or 0 = ask Django (the
-route then posts to the engine API as it does without this script). The decision itself is
+route then posts to the engine API as it does without this script).
+Everything it waits for has a short timeout, and after a failure it leaves calls to Django for
+a while (1 s, doubling up to 30 s while failures go on) instead of trying on every call. The decision itself is
 routing.in_engine's; this file only connects it to Kamailio, PostgreSQL and Redis.
 
 Kamailio embeds Debian's Python 3 (not the project's virtualenv): the decision code is pure
@@ -40,9 +42,13 @@ from routing.destination_sql import (  # noqa: E402
 from routing.in_engine import ASK_DJANGO, DjangoCache, EngineDecider  # noqa: E402
 
 REDIS_TIMEOUT_S = 0.5  # a Redis that does not answer by then: Django is asked
+POSTGRES_CONNECT_TIMEOUT_S = 1
+POSTGRES_STATEMENT_TIMEOUT_MS = 500
 # After a failure (PostgreSQL or Redis down), calls go to Django for this long before the next
-# attempt to reconnect: a database that is down costs one connect timeout, not one per call.
+# attempt to reconnect, doubled after every failure in a row: a database that is down costs
+# one timeout now and then, not one per call.
 RETRY_AFTER_S = 1.0
+RETRY_AFTER_MAX_S = 30.0
 
 
 def _define(name: str) -> str:
@@ -55,6 +61,7 @@ class Decisions:
         self._db: Any = None  # a psycopg2 connection
         self._decider: EngineDecider | None = None
         self._retry_at = 0.0  # time.monotonic() before which nothing is attempted
+        self._retry_after = RETRY_AFTER_S
         self._version = 0
 
     def child_init(self, rank: int) -> int:
@@ -74,7 +81,11 @@ class Decisions:
             )
             self._version = int(_define("CONTRACT_VERSION") or 0)
         if self._db is None:
-            db = psycopg2.connect(_define("DBURL"), connect_timeout=2)
+            db = psycopg2.connect(
+                _define("DBURL"),
+                connect_timeout=POSTGRES_CONNECT_TIMEOUT_S,
+                options=f"-c statement_timeout={POSTGRES_STATEMENT_TIMEOUT_MS}",
+            )
             db.autocommit = True
             with db.cursor() as cursor:
                 cursor.execute(PREPARE_DESTINATION_SQL)
@@ -102,12 +113,14 @@ class Decisions:
         except Exception as exc:  # noqa: BLE001 - any failure: Django decides, we reconnect
             KSR.warn(
                 f"in-engine decision failed ({type(exc).__name__}: {exc}): asking Django, "
-                f"reconnecting in {RETRY_AFTER_S:.0f} s\n"
+                f"reconnecting in {self._retry_after:.0f} s\n"
             )
             self._reset()
-            self._retry_at = time.monotonic() + RETRY_AFTER_S
+            self._retry_at = time.monotonic() + self._retry_after
+            self._retry_after = min(self._retry_after * 2, RETRY_AFTER_MAX_S)
             KSR.pv.seti("$var(code)", ASK_DJANGO)
             return 1
+        self._retry_after = RETRY_AFTER_S
         if answer.code == ASK_DJANGO:
             KSR.dbg(f"in-engine decision: {answer.why}: asking Django\n")
         KSR.pv.seti("$var(code)", answer.code)

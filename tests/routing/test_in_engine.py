@@ -13,6 +13,7 @@ from django.db import connection
 from django.utils import timezone
 
 from devices.models import Device, PushBinding, Registration
+from pbx.directory.generations import organisation_changed
 from pbx.directory.models import User
 from pbx.engine.contract import RouteRequest
 from routing.call_memory import call_key
@@ -208,6 +209,47 @@ def test_a_profile_not_compiled_or_no_longer_current_is_left_to_django(
     assert json.loads(fresh.body)["final"]["action"] == "busy"
     # nothing was remembered for the calls left to Django: Django remembers its own
     assert cache.get(call_key(alice.tenant.sip_domain, "call-1@host")) is not None  # the fresh one
+
+
+def test_a_profile_the_engine_remembers_is_used_only_while_it_is_current(
+    alice: User, decider: EngineDecider
+) -> None:
+    """The engine keeps the profiles it read in memory; a change to the person or to their
+    organisation makes the remembered one unusable at once, as it does Django's cache entry."""
+    desk = make_device(alice, kind=Device.Kind.DESK_PHONE, label="Desk")
+    register(desk)
+
+    def plan_ending(action: str) -> None:
+        routing_document_set(
+            user=alice,
+            document={
+                "plans": [
+                    {
+                        "name": "p",
+                        "stages": [stage(10, "add", device(desk.pk))],
+                        "final": {"action": action},
+                    }
+                ],
+                "default_plan": "p",
+            },
+        )
+        compiled(alice)
+
+    def final_action() -> str | int:
+        answer = decider.decide(request(alice), cursor=connection.cursor)
+        return json.loads(answer.body)["final"]["action"] if answer.code == 200 else answer.code
+
+    plan_ending("busy")
+    assert final_action() == "busy"
+    assert final_action() == "busy"  # from memory
+    plan_ending("voicemail")
+    assert final_action() == "voicemail"
+
+    assert alice.tenant is not None
+    organisation_changed(alice.tenant.pk)
+    assert final_action() == ASK_DJANGO  # not current any more, remembered or not
+    compiled(alice)
+    assert final_action() == "voicemail"
 
 
 def test_waking_an_app_is_left_to_django(alice: User, decider: EngineDecider) -> None:
