@@ -4,8 +4,9 @@ route[DECIDE] calls `python_exec("decide")` in its async worker; this sets $var(
 $var(decision) as Django's HTTP answer would: 200 and the decision, 404, or 0 = ask Django (the
 route then posts to the engine API as it does without this script).
 Everything it waits for has a short timeout, and after a failure it leaves calls to Django for
-a while (1 s, doubling up to 30 s while failures go on) instead of trying on every call. The decision itself is
-routing.in_engine's; this file only connects it to Kamailio, PostgreSQL and Redis.
+a while (1 s, doubling up to 30 s while failures go on) instead of trying on every call. The
+decision itself is routing.in_engine's; this file only connects it to Kamailio, PostgreSQL and
+Redis.
 
 Kamailio embeds Debian's Python 3 (not the project's virtualenv): the decision code is pure
 Python from this repository, the drivers are Debian's python3-psycopg2 and python3-redis
