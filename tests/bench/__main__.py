@@ -339,7 +339,7 @@ def main() -> int:
         callees = populate(tenants=1, people_per_tenant=300, devices_per_person=3, tag="c")
         rows = evaluator_rows() + route_decision_rows() + api_rows()
         load, memory = register_rows(registrars, log)
-        calls, delays = call_rows(callees, log)
+        calls, delays = call_rows(callees, log, crowd=registrars)
         load += calls
         from tests.bench.push_wake import push_wake_latencies
 

@@ -605,14 +605,17 @@ class CallRow:
     name: str
     start: Callable[[Path, Population], "AbstractContextManager[Target]"]
     delay: str = ""  # the post-dial delay row's name (empty: not measured for this one)
+    crowded: str = ""  # measured again once a crowd of devices is registered too, as this row
 
 
 CALL_REFERENCE = "calls: Kamailio alone, fork to 3"
+CROWDED_REFERENCE = "calls: Kamailio alone"
 CALL_ENGINES = (
     CallRow(
         "calls: PBX engine (in-engine decisions, relay), fork to 3",
         lambda workdir, _: pbx_engine(workdir, media=True, in_engine=True),
         "post-dial delay: PBX engine",
+        "calls: PBX engine (in-engine)",
     ),
     CallRow(
         "calls: PBX engine, decisions from the engine API",
@@ -630,6 +633,7 @@ CALL_ENGINES = (
         CALL_REFERENCE,
         lambda workdir, callees: kamailio_alone(workdir, callees, media=False),
         "post-dial delay: Kamailio alone",
+        CROWDED_REFERENCE,
     ),
 )
 
@@ -675,12 +679,15 @@ def _post_dial_delay(
 
 
 def call_rows(
-    callees: Population, log: Callable[[str], None]
+    callees: Population, log: Callable[[str], None], *, crowd: Population | None = None
 ) -> tuple[list[LoadRow], list[DelayRow]]:
     """Calls/s forking to 3 devices: ours (decision from Django, media relay), Kamailio alone
     with the relay, Kamailio alone. Then the post-dial delay of ours and of Kamailio alone at
-    half our maximum rate (the first row's)."""
+    half our maximum rate (the first row's). With a `crowd`, the rows that name a `crowded`
+    row are measured again once the crowd's devices are registered too (growth)."""
     people = callees.people
+    # every account the engines know (Kamailio alone loads their credentials)
+    known = Population(people + (crowd.people if crowd else []))
     # person i is called by device 0 of person i+1 (another person of the same organisation)
     calls_csv = [
         (
@@ -706,7 +713,7 @@ def call_rows(
                 for a, port in zip(person, devices.ports, strict=True)
             ]
             try:
-                with engine.start(workdir, callees) as target:
+                with engine.start(workdir, known) as target:
                     target.devices = devices
                     register_all(target, workdir, contacts, name=f"devices-{len(rows)}")
                     if "django" in target.processes.roots:
@@ -729,6 +736,26 @@ def call_rows(
                             f"p50 {delay.p50_ms:.1f} ms, p99 {delay.p99_ms:.1f} ms"
                         )
                         delays.append(delay)
+                    if engine.crowded and crowd is not None:
+                        crowded = len(crowd.accounts)
+                        register_all(
+                            target,
+                            workdir,
+                            _register_rows(crowd.accounts, "127.0.0.1:5999"),
+                            name=f"crowd-{len(rows)}",
+                        )
+                        name, reference = (
+                            f"{row}, {crowded:,} more devices registered"
+                            for row in (engine.crowded, CROWDED_REFERENCE)
+                        )
+                        log(f"  {name}")
+                        result = _measure(
+                            target, scenario, injection, workdir, start=25, concurrency=3.0, log=log
+                        )
+                        devices_in = len(callees.accounts) + crowded
+                        rows.append(
+                            _row(name, devices_in, result, "" if name == reference else reference)
+                        )
             finally:
                 devices.stop()
     return rows, delays
