@@ -10,7 +10,8 @@ from django.utils import timezone
 from devices import services
 from devices.models import Device, Registration, RegistrationFailure
 from pbx.directory.models import User
-from pbx.engine.contract import CONTRACT_VERSION
+from devices.registrations import registration_saved
+from pbx.engine.contract import CONTRACT_VERSION, parse_event
 from tests.factories import make_device
 
 pytestmark = pytest.mark.django_db
@@ -70,6 +71,28 @@ def test_one_contact_per_device_and_expiry_is_capped(member: User) -> None:
     registration = Registration.objects.get(device=device)
     assert registration.contact == "sip:new@192.0.2.8:5060"
     assert (registration.expires_at - timezone.now()) <= timedelta(seconds=3600)
+
+
+def test_a_moved_binding_updates_the_registration_in_a_few_statements(
+    member: User, django_assert_max_num_queries
+) -> None:
+    """A registration storm (every phone back after an outage) is one such event per phone:
+    its cost is a handful of statements, not one per field or check."""
+    device = make_device(member)
+    post({"events": [event(device)]})
+    before = Registration.objects.get(device=device)
+    moved = parse_event(event(device, source_port=40000))
+
+    # the device locked, its registrations read, one UPDATE
+    with django_assert_max_num_queries(3):
+        seen = registration_saved(event=moved, now=timezone.now())
+
+    assert seen is not None and not seen.appeared
+    registration = Registration.objects.get(device=device)
+    assert registration.pk == before.pk
+    assert registration.source_port == 40000
+    assert registration.updated_at > before.updated_at
+    assert 295 <= (registration.expires_at - timezone.now()).total_seconds() <= 300
 
 
 def test_refusals_are_kept_for_the_security_work(member: User) -> None:
