@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from devices import services
 from devices.models import Device, Registration, RegistrationFailure
-from pbx.directory.models import User
 from devices.registrations import registration_saved
+from pbx.directory.models import User
 from pbx.engine.contract import CONTRACT_VERSION, parse_event
 from tests.factories import make_device
 
