@@ -87,7 +87,8 @@ def test_a_moved_binding_updates_the_registration_in_a_few_statements(
     with django_assert_max_num_queries(3):
         seen = registration_saved(event=moved, now=timezone.now())
 
-    assert seen is not None and not seen.appeared
+    assert seen is not None
+    assert not seen.appeared
     registration = Registration.objects.get(device=device)
     assert registration.pk == before.pk
     assert registration.source_port == 40000
