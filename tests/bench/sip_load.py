@@ -744,10 +744,8 @@ def call_rows(
                             _register_rows(crowd.accounts, "127.0.0.1:5999"),
                             name=f"crowd-{len(rows)}",
                         )
-                        name, reference = (
-                            f"{row}, {crowded:,} more devices registered"
-                            for row in (engine.crowded, CROWDED_REFERENCE)
-                        )
+                        suffix = f", {crowded:,} more devices registered"
+                        name, reference = engine.crowded + suffix, CROWDED_REFERENCE + suffix
                         log(f"  {name}")
                         result = _measure(
                             target, scenario, injection, workdir, start=25, concurrency=3.0, log=log

@@ -163,6 +163,18 @@ def test_a_plan_that_reaches_a_colleague_is_decided_by_django(
     assert after["in_engine"] == before["in_engine"]
 
 
+def own_engine(tmp_path: Path, *, django_url: str, decisions: EngineDecisions) -> EngineProcess:
+    """An engine of the test's own (one SIP worker), deciding calls itself with `decisions`."""
+    return start_engine(
+        db_url=postgres_url(connection.settings_dict),
+        django_url=django_url,
+        token=settings.PBX_ENGINE_TOKEN,
+        workers=1,
+        log_path=tmp_path / "kamailio.log",
+        decisions=decisions,
+    )
+
+
 def test_the_engine_decides_calls_when_started_from_an_activated_virtualenv(
     sip_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -172,14 +184,9 @@ def test_the_engine_decides_calls_when_started_from_an_activated_virtualenv(
     assert (venv_bin.parent / "pyvenv.cfg").exists(), "the tests run from the project's venv"
     monkeypatch.setenv("PATH", f"{venv_bin}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("VIRTUAL_ENV", str(venv_bin.parent))
-    activated = start_engine(
-        db_url=postgres_url(connection.settings_dict),
-        django_url="http://127.0.0.1:9",
-        token=settings.PBX_ENGINE_TOKEN,
-        workers=1,
-        log_path=tmp_path / "kamailio.log",
-        decisions=EngineDecisions.from_cache_settings(settings.CACHES),
-    )
+    decisions_here = EngineDecisions.from_cache_settings(settings.CACHES)
+    assert decisions_here is not None
+    activated = own_engine(tmp_path, django_url="http://127.0.0.1:9", decisions=decisions_here)
     try:
         assert_refused_in_the_engine(activated, Office(activated, sip_dir), sip_dir)
     finally:
@@ -192,16 +199,8 @@ def test_with_redis_unreachable_django_decides_and_the_engine_backs_off(
     """Redis down: every call is still decided (by Django), and the engine's Python does not
     try to reconnect on every call (after a failure: 1 s, then 2 s, ... per process)."""
     prefix = str(settings.CACHES["default"].get("KEY_PREFIX", ""))
-    cut_off = start_engine(
-        db_url=postgres_url(connection.settings_dict),
-        django_url=engine_api,
-        token=settings.PBX_ENGINE_TOKEN,
-        workers=1,
-        log_path=tmp_path / "kamailio.log",
-        decisions=EngineDecisions(
-            redis_url=f"redis://127.0.0.1:{free_port()}/0", cache_prefix=prefix
-        ),
-    )
+    unreachable = EngineDecisions(f"redis://127.0.0.1:{free_port()}/0", prefix)
+    cut_off = own_engine(tmp_path, django_url=engine_api, decisions=unreachable)
     try:
         office = Office(cut_off, sip_dir)
         before = decisions(cut_off)

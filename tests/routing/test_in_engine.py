@@ -88,6 +88,23 @@ def device(pk: int) -> dict[str, object]:
     return {"type": "device", "device_id": pk}
 
 
+def one_stage_plan(user: User, desk: Device, *, final: str) -> None:
+    """The person's plan: their desk phone for 10 s, then `final`."""
+    routing_document_set(
+        user=user,
+        document={
+            "plans": [
+                {
+                    "name": "p",
+                    "stages": [stage(10, "add", device(desk.pk))],
+                    "final": {"action": final},
+                }
+            ],
+            "default_plan": "p",
+        },
+    )
+
+
 def test_the_engine_decides_as_django_does_and_keeps_the_same_call_memory(
     alice: User, decider: EngineDecider
 ) -> None:
@@ -186,19 +203,7 @@ def test_a_profile_not_compiled_or_no_longer_current_is_left_to_django(
 
     cold = decider.decide(request(alice), cursor=connection.cursor)
     compiled(alice)
-    routing_document_set(
-        user=alice,
-        document={
-            "plans": [
-                {
-                    "name": "p",
-                    "stages": [stage(10, "add", device(desk.pk))],
-                    "final": {"action": "busy"},
-                }
-            ],
-            "default_plan": "p",
-        },
-    )
+    one_stage_plan(alice, desk, final="busy")
     stale = decider.decide(request(alice), cursor=connection.cursor)
     compiled(alice)
     fresh = decider.decide(request(alice), cursor=connection.cursor)
@@ -220,19 +225,7 @@ def test_a_profile_the_engine_remembers_is_used_only_while_it_is_current(
     register(desk)
 
     def plan_ending(action: str) -> None:
-        routing_document_set(
-            user=alice,
-            document={
-                "plans": [
-                    {
-                        "name": "p",
-                        "stages": [stage(10, "add", device(desk.pk))],
-                        "final": {"action": action},
-                    }
-                ],
-                "default_plan": "p",
-            },
-        )
+        one_stage_plan(alice, desk, final=action)
         compiled(alice)
 
     def final_action() -> str | int:
